@@ -1,0 +1,3 @@
+from restore_cli.cli import main
+
+main()

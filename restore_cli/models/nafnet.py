@@ -1,0 +1,180 @@
+"""NAFNet (Chen et al. 2022): a nonlinear-activation-free U-Net, the default deblurring architecture.
+
+Parameter names follow the official implementation (``intro``, ``encoders.i.j``, ``downs``,
+``middle_blks``, ``ups.i.0``, ``decoders``, ``ending``) so published checkpoints map one to one.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from restore_cli.models import ArchSpec, register
+
+
+class LayerNorm2d(nn.Module):
+    """LayerNorm over the channel dimension of an NCHW tensor."""
+
+    def __init__(self, channels: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mu = x.mean(1, keepdim=True)
+        var = (x - mu).pow(2).mean(1, keepdim=True)
+        y = (x - mu) / torch.sqrt(var + self.eps)
+        return y * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
+
+
+class SimpleGate(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = x.chunk(2, dim=1)
+        return a * b
+
+
+def local_mean(x: torch.Tensor, window: int) -> torch.Tensor:
+    """Mean over a ``window`` x ``window`` neighbourhood (edge-replicated), via an integral image.
+
+    Used by TLC (Chu et al. 2022): at inference on images larger than the training crops, channel attention
+    pools over a local window matching the training statistics instead of the whole image.
+    """
+    h, w = x.shape[-2:]
+    kh, kw = min(window, h), min(window, w)
+    if kh == h and kw == w:
+        return x.mean((2, 3), keepdim=True)
+    pad = ((kw - 1) // 2, kw // 2, (kh - 1) // 2, kh // 2)
+    xp = F.pad(x, pad, mode="replicate")
+    s = xp.double().cumsum(2).cumsum(3)
+    s = F.pad(s, (1, 0, 1, 0))
+    total = s[..., kh:, kw:] - s[..., :-kh, kw:] - s[..., kh:, :-kw] + s[..., :-kh, :-kw]
+    return (total / (kh * kw)).to(x.dtype)
+
+
+class ChannelPool(nn.Module):
+    """Global average pool, or with TLC a local mean over ``window`` pixels of this level."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.window: int | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return local_mean(x, self.window) if self.window else x.mean((2, 3), keepdim=True)
+
+
+class SimplifiedChannelAttention(nn.Sequential):
+    """Pool then 1x1 conv, used as a per-channel scale; a Sequential so keys read ``sca.1.*`` as upstream."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__(ChannelPool(), nn.Conv2d(channels, channels, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self[1](self[0](x))
+
+
+class NAFBlock(nn.Module):
+    def __init__(self, c: int, dw_expand: int = 2, ffn_expand: int = 2) -> None:
+        super().__init__()
+        dw = c * dw_expand
+        self.conv1 = nn.Conv2d(c, dw, 1)
+        self.conv2 = nn.Conv2d(dw, dw, 3, padding=1, groups=dw)
+        self.conv3 = nn.Conv2d(dw // 2, c, 1)
+        self.sca = SimplifiedChannelAttention(dw // 2)
+        self.sg = SimpleGate()
+        ffn = c * ffn_expand
+        self.conv4 = nn.Conv2d(c, ffn, 1)
+        self.conv5 = nn.Conv2d(ffn // 2, c, 1)
+        self.norm1 = LayerNorm2d(c)
+        self.norm2 = LayerNorm2d(c)
+        self.beta = nn.Parameter(torch.zeros(1, c, 1, 1))
+        self.gamma = nn.Parameter(torch.zeros(1, c, 1, 1))
+
+    def forward(self, inp: torch.Tensor) -> torch.Tensor:
+        x = self.conv2(self.conv1(self.norm1(inp)))
+        x = self.conv3(self.sca(self.sg(x)))
+        y = inp + x * self.beta
+        x = self.conv5(self.sg(self.conv4(self.norm2(y))))
+        return y + x * self.gamma
+
+
+class NAFNet(nn.Module):
+    """Image in [0, 1] (N x C x H x W, H and W multiples of ``2**len(enc_blocks)``), restored image out."""
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        width: int = 16,
+        enc_blocks: tuple[int, ...] = (1, 1, 1, 28),
+        middle_blocks: int = 1,
+        dec_blocks: tuple[int, ...] = (1, 1, 1, 1),
+    ) -> None:
+        super().__init__()
+        if len(enc_blocks) != len(dec_blocks):
+            raise ValueError("enc_blocks and dec_blocks must have the same length")
+        self.intro = nn.Conv2d(in_channels, width, 3, padding=1)
+        self.ending = nn.Conv2d(width, in_channels, 3, padding=1)
+        self.encoders = nn.ModuleList()
+        self.decoders = nn.ModuleList()
+        self.downs = nn.ModuleList()
+        self.ups = nn.ModuleList()
+        chan = width
+        for n in enc_blocks:
+            self.encoders.append(nn.Sequential(*[NAFBlock(chan) for _ in range(n)]))
+            self.downs.append(nn.Conv2d(chan, 2 * chan, 2, stride=2))
+            chan *= 2
+        self.middle_blks = nn.Sequential(*[NAFBlock(chan) for _ in range(middle_blocks)])
+        for n in dec_blocks:
+            self.ups.append(nn.Sequential(nn.Conv2d(chan, chan * 2, 1, bias=False), nn.PixelShuffle(2)))
+            chan //= 2
+            self.decoders.append(nn.Sequential(*[NAFBlock(chan) for _ in range(n)]))
+        self.size_multiple = 2 ** len(enc_blocks)
+
+    def set_tlc(self, base_size: int | None) -> None:
+        """Use local channel attention with an image-space window of ``base_size`` (None: global)."""
+        for level, blocks in self._levels():
+            for block in blocks:
+                block.sca[0].window = max(1, base_size // 2**level) if base_size else None
+
+    def _levels(self):
+        n = len(self.encoders)
+        for i, enc in enumerate(self.encoders):
+            yield i, list(enc)
+        yield n, list(self.middle_blks)
+        for i, dec in enumerate(self.decoders):
+            yield n - 1 - i, list(dec)
+
+    def forward(self, inp: torch.Tensor) -> torch.Tensor:
+        x = self.intro(inp)
+        skips = []
+        for encoder, down in zip(self.encoders, self.downs):
+            x = encoder(x)
+            skips.append(x)
+            x = down(x)
+        x = self.middle_blks(x)
+        for decoder, up, skip in zip(self.decoders, self.ups, reversed(skips)):
+            x = decoder(up(x) + skip)
+        return self.ending(x) + inp
+
+
+def _build(in_channels: int, width: int, enc_blocks, middle_blocks: int, dec_blocks) -> NAFNet:
+    return NAFNet(in_channels, width, tuple(enc_blocks), middle_blocks, tuple(dec_blocks))
+
+
+register(
+    ArchSpec(
+        id="nafnet",
+        task="deblur",
+        build=_build,
+        size_multiple=16,
+        defaults={
+            "in_channels": 3,
+            "width": 16,
+            "enc_blocks": [1, 1, 1, 8],
+            "middle_blocks": 1,
+            "dec_blocks": [1, 1, 1, 1],
+        },
+        description="NAFNet: activation-free U-Net, fast and strong for motion deblurring",
+    )
+)
