@@ -1,0 +1,121 @@
+"""The ``restore`` command line: one Typer app built from one small module per subcommand.
+
+Heavy imports (torch, the engine, image I/O) happen inside the commands, so ``restore --help`` and
+``restore --version`` stay instant. :class:`RestoreGroup` maps the library's errors to exit codes and one-line
+messages for every subcommand, mounted ones included, so CliRunner tests see the same behaviour as a shell.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from restore_cli import __version__
+from restore_cli.cli import common
+from restore_cli.errors import RestoreError
+
+
+class RestoreGroup(TyperGroup):
+    """Root group: maps RestoreError, Ctrl-C and unexpected errors to an exit code and one line."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RestoreError as err:
+            common.report_error(err)
+            raise typer.Exit(err.exit_code) from None
+        except KeyboardInterrupt:
+            common.report_interrupt()
+            raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as err:  # noqa: BLE001 - last line of defence: one line, no traceback unless --debug
+            if type(err).__module__.startswith(("click", "typer")):
+                raise
+            common.report_unexpected(err)
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    cls=RestoreGroup,
+    name="restore",
+    help="Restore photos: motion [bold]deblurring[/bold] and [bold]colorization[/bold] with small models.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"restore {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks on errors (also: RESTORE_DEBUG=1).")
+    ] = False,
+) -> None:
+    """Restore photos: motion deblurring and colorization with small, fast models.
+
+    Every command takes files, folders and globs; results go to stdout, progress and errors to stderr.
+    Exit codes: 0 all written, 1 some image (or weights file) failed, 2 usage error.
+    """
+    common.STATE.debug = debug or common.env_debug()
+
+
+def _mount() -> None:
+    """Register every subcommand; a sub-module that fails to import is skipped so the rest still works."""
+    from restore_cli.cli import colorize, deblur, inspect, pipeline
+
+    app.command("deblur", no_args_is_help=True)(deblur.deblur)
+    app.command("colorize", no_args_is_help=True)(colorize.colorize)
+    app.command("pipeline", no_args_is_help=True)(pipeline.pipeline)
+    app.command("inspect", no_args_is_help=True)(inspect.inspect)
+
+    for name, attr, kind in (
+        ("bench", "bench", "command"),
+        ("train", "app", "typer"),
+        ("data", "app", "typer"),
+        ("weights", "app", "typer"),
+    ):
+        try:
+            module = importlib.import_module(f"restore_cli.cli.{name}")
+            target = getattr(module, attr)
+        except (ImportError, AttributeError) as err:  # pragma: no cover - only while a module is missing
+            if os.environ.get("RESTORE_DEBUG") == "1":
+                print(f"restore: subcommand {name!r} unavailable: {err}", file=sys.stderr)
+            continue
+        if kind == "typer":
+            app.add_typer(target, name=name)
+        else:
+            app.command(name)(target)
+
+
+_mount()
+
+
+def main() -> None:
+    """Entry point of the ``restore`` script and ``python -m restore_cli``."""
+    try:
+        app(prog_name="restore")
+    except KeyboardInterrupt:  # raised outside a command (e.g. during argument parsing)
+        common.report_interrupt()
+        sys.exit(130)
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,523 @@
+"""What the image commands share: option types, checks done before any model loads, and the batch runner.
+
+Nothing here imports torch at module level: the heavy modules (engine, tasks, batch, io) are imported inside
+functions so ``restore --help`` stays fast. The work itself is done by ``restore_cli.batch`` and
+``restore_cli.tasks``; this module only validates options, shows progress and reports results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, is_dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from restore_cli.errors import RestoreError, UsageError
+
+
+@dataclass
+class State:
+    """Process-wide CLI settings that error reporting needs (set by the root callback and each command)."""
+
+    debug: bool = False
+
+
+STATE = State()
+
+
+def env_debug() -> bool:
+    """True when RESTORE_DEBUG asks for tracebacks."""
+    return os.environ.get("RESTORE_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def err_console():
+    """A rich console on stderr (created on demand so it follows test runners that swap sys.stderr)."""
+    from rich.console import Console
+
+    return Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def report_error(err: BaseException) -> None:
+    """Print ``error: <message>`` on one line of stderr; with --debug, the traceback first."""
+    from rich.markup import escape
+
+    console = err_console()
+    if STATE.debug or env_debug():
+        console.print_exception()
+    console.print(f"[red]error:[/red] {escape(_one_line(str(err)))}")
+
+
+def report_interrupt() -> None:
+    """What Ctrl-C prints: one line; outputs already written stay, no partial file is left."""
+    err_console().print("[yellow]interrupted[/yellow]")
+
+
+def report_unexpected(err: BaseException) -> None:
+    """A bug or an unforeseen failure: still one line, the traceback only with --debug."""
+    from rich.markup import escape
+
+    console = err_console()
+    if STATE.debug or env_debug():
+        console.print_exception()
+        hint = ""
+    else:
+        hint = " (run again with --debug for a traceback, and please report it)"
+    console.print(f"[red]error:[/red] {escape(_one_line(f'{type(err).__name__}: {err}'))}{hint}")
+
+
+# ----------------------------------------------------------------------------------------------- options
+
+
+class OutputFormat(str, Enum):
+    png = "png"
+    jpg = "jpg"
+    webp = "webp"
+    tiff = "tiff"
+    same = "same"
+
+
+class Precision(str, Enum):
+    fp32 = "fp32"
+    fp16 = "fp16"
+    bf16 = "bf16"
+
+
+class Order(str, Enum):
+    deblur_first = "deblur-first"
+    colorize_first = "colorize-first"
+    auto = "auto"
+
+
+_IN = "Input and output"
+_MODEL = "Model and device"
+_LIMITS = "Limits"
+_REPORT = "Reporting"
+
+Inputs = Annotated[
+    list[str],
+    typer.Argument(help="Image files, folders or globs (quote globs: 'scans/*.jpg').", show_default=False),
+]
+Recursive = Annotated[
+    bool, typer.Option("--recursive", "-r", help="Also look into subfolders.", rich_help_panel=_IN)
+]
+Output = Annotated[
+    str | None,
+    typer.Option(
+        "--output",
+        "-o",
+        help="Output file (one input) or folder (several; a tree is mirrored). Default: beside the input.",
+        rich_help_panel=_IN,
+        show_default=False,
+    ),
+]
+Format = Annotated[
+    OutputFormat,
+    typer.Option(
+        "--format",
+        "-f",
+        help="Output format; png keeps alpha and 16 bits; 'same' keeps the input's.",
+        rich_help_panel=_IN,
+    ),
+]
+Overwrite = Annotated[
+    bool, typer.Option("--overwrite", help="Replace existing outputs (never an input).", rich_help_panel=_IN)
+]
+SkipExisting = Annotated[
+    bool,
+    typer.Option(
+        "--skip-existing",
+        help="Skip images whose output already exists (resume a batch).",
+        rich_help_panel=_IN,
+    ),
+]
+StripMetadata = Annotated[
+    bool,
+    typer.Option("--strip-metadata", help="Do not copy EXIF metadata to the output.", rich_help_panel=_IN),
+]
+ModelName = Annotated[
+    str | None,
+    typer.Option(
+        "--model", "-m", help="Weights by name (see 'restore weights list').", rich_help_panel=_MODEL
+    ),
+]
+WeightsFile = Annotated[
+    Path | None,
+    typer.Option("--weights", "-w", help="A .safetensors weights file.", rich_help_panel=_MODEL),
+]
+Device = Annotated[
+    str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.", rich_help_panel=_MODEL)
+]
+PrecisionOpt = Annotated[
+    Precision, typer.Option("--precision", help="Arithmetic precision on the device.", rich_help_panel=_MODEL)
+]
+Tile = Annotated[
+    str,
+    typer.Option(
+        "--tile",
+        help="Tile size in pixels: auto (from free memory), 0 (whole image) or N.",
+        rich_help_panel=_MODEL,
+    ),
+]
+Passes = Annotated[
+    int,
+    typer.Option("--passes", min=1, max=16, help="Apply the deblur model N times.", rich_help_panel=_MODEL),
+]
+MaxPixels = Annotated[
+    int | None,
+    typer.Option(
+        "--max-pixels",
+        min=1,
+        help="Refuse larger images (default: Pillow's bomb limit, 89,478,485 pixels).",
+        rich_help_panel=_LIMITS,
+        show_default=False,
+    ),
+]
+MaxSide = Annotated[
+    int | None,
+    typer.Option(
+        "--max-side",
+        min=1,
+        help="Refuse images with a longer side (default: 32768).",
+        rich_help_panel=_LIMITS,
+        show_default=False,
+    ),
+]
+Frame = Annotated[
+    int | None,
+    typer.Option(
+        "--frame",
+        min=0,
+        help="Frame to use from an animated or multi-frame image (refused otherwise).",
+        rich_help_panel=_LIMITS,
+        show_default=False,
+    ),
+]
+JsonOut = Annotated[
+    bool, typer.Option("--json", help="One JSON record per image on stdout.", rich_help_panel=_REPORT)
+]
+Quiet = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No results or progress; errors only.", rich_help_panel=_REPORT)
+]
+Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.", rich_help_panel=_REPORT)]
+
+
+# ------------------------------------------------------------------------------------------ validation
+
+_DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+def check_device(device: str) -> str:
+    """Accept auto|cpu|cuda|cuda:N|mps (availability is checked by the engine, still before loading)."""
+    device = device.strip().lower()
+    if not _DEVICE_RE.match(device):
+        raise UsageError(f"--device {device!r} is not one of auto, cpu, cuda, cuda:N, mps")
+    return device
+
+
+def parse_tile(tile: str) -> str | int:
+    """'auto', 0 (whole image) or a positive tile size in pixels."""
+    tile = tile.strip().lower()
+    if tile == "auto":
+        return "auto"
+    try:
+        value = int(tile)
+    except ValueError:
+        raise UsageError(f"--tile {tile!r} must be auto, 0 or a number of pixels such as 512") from None
+    if value < 0 or 0 < value < 16:
+        raise UsageError(f"--tile {value} is too small: use auto, 0 (whole image) or at least 16")
+    return value
+
+
+def check_model_choice(model: str | None, weights: Path | None, option: str = "--weights") -> str | None:
+    """The weights reference to load: a named model, a checked .safetensors path, or None (the default)."""
+    if model and weights:
+        raise UsageError(f"give either --model or {option}, not both")
+    if weights is not None:
+        if not weights.exists():
+            raise UsageError("weights file not found; check the path given to " + option, weights)
+        if weights.is_dir():
+            raise UsageError(f"is a folder; {option} needs a .safetensors file", weights)
+        if weights.suffix.lower() != ".safetensors":
+            raise UsageError(
+                f"{option} needs a .safetensors file; convert checkpoints with 'restore weights import'",
+                weights,
+            )
+        return str(weights)
+    return model
+
+
+def check_write_mode(overwrite: bool, skip_existing: bool) -> None:
+    if overwrite and skip_existing:
+        raise UsageError("--overwrite and --skip-existing contradict each other; choose one")
+
+
+def read_kwargs(max_pixels: int | None, max_side: int | None, frame: int | None) -> dict[str, Any]:
+    """Keyword arguments for io.read_image; unset limits keep io's defaults."""
+    kwargs: dict[str, Any] = {"frame": frame}
+    if max_pixels is not None:
+        kwargs["max_pixels"] = max_pixels
+    if max_side is not None:
+        kwargs["max_side"] = max_side
+    return kwargs
+
+
+# ------------------------------------------------------------------------------------------ batch runner
+
+
+def record_dict(record: Any) -> dict[str, Any]:
+    """A batch record as a JSON-ready dict (paths as strings)."""
+    if hasattr(record, "to_dict"):
+        data = dict(record.to_dict())
+    elif is_dataclass(record):
+        data = asdict(record)
+    elif isinstance(record, dict):
+        data = dict(record)
+    else:
+        data = dict(vars(record))
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in data.items()}
+
+
+def _field(record: Any, name: str, default: Any = None) -> Any:
+    if isinstance(record, dict):
+        return record.get(name, default)
+    return getattr(record, name, default)
+
+
+def _status(record: Any) -> str:
+    status = _field(record, "status", "")
+    return str(getattr(status, "value", status))
+
+
+def _failure_line(record: Any) -> str:
+    """The one-line failure message; it always names the input file."""
+    message = _one_line(str(_field(record, "message", "") or "failed"))
+    source = str(_field(record, "input", "") or "")
+    if source and source not in message:
+        message = f"{source}: {message}"
+    return message
+
+
+class Reporter:
+    """Prints one result line (or JSON record) per image on stdout and failures on stderr, as they happen."""
+
+    def __init__(self, *, json_output: bool, quiet: bool) -> None:
+        self.json_output = json_output
+        self.quiet = quiet
+        self.seen: set[int] = set()
+
+    def __call__(self, record: Any) -> None:
+        if id(record) in self.seen:
+            return
+        self.seen.add(id(record))
+        status = _status(record)
+        if status == "failed":
+            from rich.markup import escape
+
+            err_console().print(f"[red]error:[/red] {escape(_failure_line(record))}")
+        if self.json_output:
+            sys.stdout.write(json.dumps(record_dict(record), ensure_ascii=False, default=str) + "\n")
+            sys.stdout.flush()
+        elif not self.quiet and status != "failed":
+            src, dst = _field(record, "input", ""), _field(record, "output", "")
+            if status == "skipped":
+                why = _one_line(str(_field(record, "message", "") or "output exists"))
+                line = f"skipped {src} -> {dst} ({why})"
+            else:
+                seconds = _field(record, "seconds")
+                took = f" ({seconds:.2f} s)" if isinstance(seconds, (int, float)) else ""
+                line = f"{src} -> {dst}{took}"
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+
+
+def _progress(total: int, enabled: bool):
+    """A rich progress bar with ETA on stderr, or a no-op stand-in."""
+    if not enabled:
+        return None
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=err_console(),
+        transient=False,
+        redirect_stdout=False,
+        redirect_stderr=False,
+    )
+
+
+def run_images(
+    *,
+    label: str,
+    inputs: Sequence[str],
+    recursive: bool,
+    output: str | None,
+    suffix: str,
+    fmt: OutputFormat,
+    overwrite: bool,
+    skip_existing: bool,
+    max_pixels: int | None,
+    max_side: int | None,
+    frame: int | None,
+    strip_metadata: bool,
+    json_output: bool,
+    quiet: bool,
+    build_process: Callable[[], Callable[[Any], Any]],
+) -> None:
+    """Expand inputs, plan outputs (usage errors first), then load models and run the batch; exits 0, 1 or 2.
+
+    ``build_process`` is called only when at least one image needs processing: it creates the engine and loads
+    the models (so usage errors and fully skipped re-runs never load a model).
+    """
+    from restore_cli import batch
+
+    check_write_mode(overwrite, skip_existing)
+    if not inputs:
+        raise UsageError("no inputs given; pass image files, folders or globs")
+    items = batch.expand_inputs(list(inputs), recursive=recursive)
+    if not items:
+        hint = "" if recursive else " (add --recursive to look into subfolders)"
+        raise UsageError(f"no images found in {', '.join(inputs)}{hint}")
+    jobs = batch.plan_outputs(
+        items,
+        output=output,
+        suffix=suffix,
+        fmt=fmt.value,
+        overwrite=overwrite,
+        skip_existing=skip_existing,
+    )
+
+    pending = [job for job in jobs if _job_needs_work(job)]
+    process: Callable[[Any], Any]
+    if pending:
+        process = build_process()
+    else:
+
+        def process(image: Any) -> Any:  # never called: every job is skipped or already failed
+            raise RestoreError("nothing to do")
+
+    reporter = Reporter(json_output=json_output, quiet=quiet)
+    progress = _progress(len(jobs), enabled=len(jobs) > 1 and not quiet)
+    started = time.perf_counter()
+    interrupted = False
+    result = None
+    task_id = None
+
+    def on_progress(*args: Any, **kwargs: Any) -> None:
+        record = _record_from_progress(args, kwargs)
+        if record is not None:
+            reporter(record)
+        if progress is not None and task_id is not None:
+            progress.advance(task_id)
+
+    try:
+        if progress is not None:
+            progress.start()
+            task_id = progress.add_task(label, total=len(jobs))
+        result = batch.run_batch(
+            jobs,
+            process,
+            on_progress=on_progress,
+            read_kwargs=read_kwargs(max_pixels, max_side, frame),
+            write_kwargs={"overwrite": overwrite, "keep_metadata": not strip_metadata},
+        )
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        if progress is not None:
+            progress.stop()
+
+    records = list(_field(result, "records", None) or []) if result is not None else []
+    for record in records:  # anything the progress callback did not already report
+        reporter(record)
+    interrupted = interrupted or bool(_field(result, "interrupted", False))
+    counts = {"ok": 0, "skipped": 0, "failed": 0}
+    for record in records:
+        status = _status(record)
+        counts["failed" if status == "failed" else "skipped" if status == "skipped" else "ok"] += 1
+    elapsed = time.perf_counter() - started
+    if not quiet or counts["failed"] or interrupted:
+        summary = f"{counts['ok']} written, {counts['skipped']} skipped, {counts['failed']} failed"
+        summary += f" in {elapsed:.1f} s"
+        style = "red" if counts["failed"] else "green"
+        err_console().print(f"[{style}]{summary}[/{style}]")
+    if interrupted:
+        report_interrupt()
+        raise typer.Exit(130)
+    raise typer.Exit(1 if counts["failed"] else 0)
+
+
+def _job_needs_work(job: Any) -> bool:
+    """False for jobs the planner already marked skipped or failed (e.g. a missing input)."""
+    status = _field(job, "status", None) or _field(job, "action", None)
+    status = str(getattr(status, "value", status) or "")
+    if status in {"skipped", "skip", "failed", "error"}:
+        return False
+    return not _field(job, "error", None)
+
+
+def _record_from_progress(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Find the per-image record among whatever the batch module passes to its progress callback."""
+    for value in (*args, *kwargs.values()):
+        if _field(value, "status", None) is not None and _field(value, "input", None) is not None:
+            return value
+    return None
+
+
+def set_debug(debug: bool) -> None:
+    """A command's own --debug (the global one is handled by the root callback)."""
+    if debug:
+        STATE.debug = True
+
+
+def load_weights(ref: str | None, task: str, device: str = "cpu") -> Any:
+    """Load weights for a task (the default when ref is None); errors name the file and say what to do."""
+    from restore_cli import weights
+
+    return weights.load_model(ref, task=task, device=device)
+
+
+def load_optional_default(task: str, device: str = "cpu") -> Any:
+    """The default weights for ``task`` when there are any (e.g. a gray deblur model), else None."""
+    from restore_cli.errors import NoDefaultWeightsError
+
+    try:
+        return load_weights(None, task, device)
+    except NoDefaultWeightsError:
+        return None
+
+
+def make_engine(device: str, precision: Precision) -> Any:
+    """Resolve device and precision once, before any model loads (UsageError if unavailable)."""
+    from restore_cli.engine import Engine
+
+    return Engine(device=device, precision=precision.value)
+
+
+def engine_device(engine: Any) -> str:
+    """The torch device string an engine runs on (models are loaded straight onto it)."""
+    device = getattr(engine, "device", "cpu")
+    return str(device)

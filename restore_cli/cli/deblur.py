@@ -1,0 +1,72 @@
+"""``restore deblur``: remove motion blur from photos."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from restore_cli.cli import common
+
+
+def deblur(
+    inputs: common.Inputs,
+    recursive: common.Recursive = False,
+    output: common.Output = None,
+    suffix: Annotated[
+        str, typer.Option("--suffix", help="Added to the output file name.", rich_help_panel=common._IN)
+    ] = "_deblurred",
+    fmt: common.Format = common.OutputFormat.png,
+    overwrite: common.Overwrite = False,
+    skip_existing: common.SkipExisting = False,
+    model: common.ModelName = None,
+    weights: common.WeightsFile = None,
+    device: common.Device = "auto",
+    precision: common.PrecisionOpt = common.Precision.fp32,
+    tile: common.Tile = "auto",
+    passes: common.Passes = 1,
+    max_pixels: common.MaxPixels = None,
+    max_side: common.MaxSide = None,
+    frame: common.Frame = None,
+    strip_metadata: common.StripMetadata = False,
+    json_output: common.JsonOut = False,
+    quiet: common.Quiet = False,
+    debug: common.Debug = False,
+) -> None:
+    """Remove motion blur: [dim]restore deblur photo.jpg[/dim] writes photo_deblurred.png beside it."""
+    common.set_debug(debug)
+    ref = common.check_model_choice(model, weights)
+    device = common.check_device(device)
+    tile_size = common.parse_tile(tile)
+
+    def build_process():
+        from restore_cli.tasks import deblur as deblur_image
+
+        engine = common.make_engine(device, precision)
+        on = common.engine_device(engine)
+        loaded = common.load_weights(ref, "deblur", on)
+        gray_loaded = common.load_optional_default("deblur-gray", on) if ref is None else None
+
+        def process(image: Any) -> Any:
+            chosen = gray_loaded if gray_loaded is not None and image.pixels.shape[-1] == 1 else loaded
+            return deblur_image(image, model=chosen, passes=passes, engine=engine, tile=tile_size)
+
+        return process
+
+    common.run_images(
+        label="deblur",
+        inputs=inputs,
+        recursive=recursive,
+        output=output,
+        suffix=suffix,
+        fmt=fmt,
+        overwrite=overwrite,
+        skip_existing=skip_existing,
+        max_pixels=max_pixels,
+        max_side=max_side,
+        frame=frame,
+        strip_metadata=strip_metadata,
+        json_output=json_output,
+        quiet=quiet,
+        build_process=build_process,
+    )

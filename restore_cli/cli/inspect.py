@@ -1,0 +1,76 @@
+"""``restore inspect``: what an image is and what ``--order auto`` would do with it (no model is loaded)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from restore_cli.cli import common
+
+
+def _row(info: dict[str, Any]) -> str:
+    """One human-readable line per image."""
+    size = info.get("size") or (info.get("width"), info.get("height"))
+    if isinstance(size, (list, tuple)) and len(size) == 2:
+        size = f"{size[0]}x{size[1]}"
+    plan = info.get("auto") or info.get("plan") or info.get("auto_plan") or []
+    if isinstance(plan, (list, tuple)):
+        plan = " + ".join(str(step) for step in plan) or "nothing"
+    blur = info.get("blur_score")
+    blur_text = f"{blur:.1f}" if isinstance(blur, (int, float)) else str(blur)
+    return (
+        f"{info.get('path', '')}: {size}, mode {info.get('mode')}, {info.get('bit_depth')}-bit, "
+        f"{'gray' if info.get('gray') else 'colour'}, blur score {blur_text}, auto: {plan}"
+    )
+
+
+def inspect(
+    inputs: common.Inputs,
+    recursive: common.Recursive = False,
+    blur_threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--blur-threshold",
+            min=0.0,
+            help="Blur threshold used to predict --order auto (default 100).",
+            show_default=False,
+        ),
+    ] = None,
+    max_pixels: common.MaxPixels = None,
+    max_side: common.MaxSide = None,
+    frame: common.Frame = None,
+    json_output: common.JsonOut = False,
+    debug: common.Debug = False,
+) -> None:
+    """Print size, mode, bit depth, gray or not, blur score, and what [bold]--order auto[/bold] would do."""
+    from restore_cli import batch, io
+    from restore_cli.tasks import inspect_image
+
+    common.set_debug(debug)
+    items = batch.expand_inputs(list(inputs), recursive=recursive)
+    if not items:
+        raise common.UsageError(f"no images found in {', '.join(inputs)}")
+    failed = 0
+    for item in items:
+        path = common._field(item, "path", None) or common._field(item, "input", None) or item
+        error = common._field(item, "error", None)
+        try:
+            if error:
+                raise error if isinstance(error, BaseException) else common.RestoreError(str(error), path)
+            image = io.read_image(path, **common.read_kwargs(max_pixels, max_side, frame))
+            kwargs = {} if blur_threshold is None else {"blur_threshold": blur_threshold}
+            info = dict(inspect_image(image, **kwargs))
+        except common.RestoreError as err:
+            failed += 1
+            common.report_error(err)
+            continue
+        info.setdefault("path", str(path))
+        info = {k: (str(v) if isinstance(v, common.Path) else v) for k, v in info.items()}
+        if json_output:
+            sys.stdout.write(json.dumps(info, ensure_ascii=False, default=str) + "\n")
+        else:
+            sys.stdout.write(_row(info) + "\n")
+    raise typer.Exit(1 if failed else 0)

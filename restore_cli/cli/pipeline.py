@@ -1,0 +1,118 @@
+"""``restore pipeline``: deblur and colorize in one go, or decide per image with ``--order auto``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from restore_cli.cli import common
+
+_PIPE = "Pipeline"
+
+
+def pipeline(
+    inputs: common.Inputs,
+    recursive: common.Recursive = False,
+    output: common.Output = None,
+    suffix: Annotated[
+        str, typer.Option("--suffix", help="Added to the output file name.", rich_help_panel=common._IN)
+    ] = "_restored",
+    fmt: common.Format = common.OutputFormat.png,
+    overwrite: common.Overwrite = False,
+    skip_existing: common.SkipExisting = False,
+    order: Annotated[
+        common.Order,
+        typer.Option(
+            "--order",
+            help="deblur-first, colorize-first, or auto: colorize only gray images, deblur only blurry ones.",
+            rich_help_panel=_PIPE,
+        ),
+    ] = common.Order.deblur_first,
+    blur_threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--blur-threshold",
+            min=0.0,
+            help="--order auto deblurs images whose variance of the Laplacian is below this (default 100).",
+            rich_help_panel=_PIPE,
+            show_default=False,
+        ),
+    ] = None,
+    passes: common.Passes = 1,
+    deblur_model: Annotated[
+        str | None,
+        typer.Option("--deblur-model", help="Deblur weights by name.", rich_help_panel=common._MODEL),
+    ] = None,
+    deblur_weights: Annotated[
+        Path | None,
+        typer.Option("--deblur-weights", help="Deblur .safetensors file.", rich_help_panel=common._MODEL),
+    ] = None,
+    colorize_model: Annotated[
+        str | None,
+        typer.Option("--colorize-model", help="Colorize weights by name.", rich_help_panel=common._MODEL),
+    ] = None,
+    colorize_weights: Annotated[
+        Path | None,
+        typer.Option("--colorize-weights", help="Colorize .safetensors file.", rich_help_panel=common._MODEL),
+    ] = None,
+    device: common.Device = "auto",
+    precision: common.PrecisionOpt = common.Precision.fp32,
+    tile: common.Tile = "auto",
+    max_pixels: common.MaxPixels = None,
+    max_side: common.MaxSide = None,
+    frame: common.Frame = None,
+    strip_metadata: common.StripMetadata = False,
+    json_output: common.JsonOut = False,
+    quiet: common.Quiet = False,
+    debug: common.Debug = False,
+) -> None:
+    """Deblur then colorize, or per image: [dim]restore pipeline scans/ -r -o out/ --order auto[/dim]."""
+    common.set_debug(debug)
+    deblur_ref = common.check_model_choice(deblur_model, deblur_weights, "--deblur-weights")
+    colorize_ref = common.check_model_choice(colorize_model, colorize_weights, "--colorize-weights")
+    device = common.check_device(device)
+    tile_size = common.parse_tile(tile)
+
+    def build_process():
+        from restore_cli.tasks import Pipeline
+
+        engine = common.make_engine(device, precision)
+        on = common.engine_device(engine)
+        loaded_deblur = common.load_weights(deblur_ref, "deblur", on)
+        loaded_colorize = common.load_weights(colorize_ref, "colorize", on)
+        gray_deblur = common.load_optional_default("deblur-gray", on) if deblur_ref is None else None
+        options: dict[str, Any] = {}
+        if blur_threshold is not None:
+            options["blur_threshold"] = blur_threshold
+        runner = Pipeline(
+            order=order.value,
+            passes=passes,
+            deblur_model=loaded_deblur,
+            colorize_model=loaded_colorize,
+            gray_deblur_model=gray_deblur,
+            engine=engine,
+            **options,
+        )
+        if tile_size != "auto" and hasattr(runner, "tile"):
+            runner.tile = tile_size
+        return runner
+
+    common.run_images(
+        label="pipeline",
+        inputs=inputs,
+        recursive=recursive,
+        output=output,
+        suffix=suffix,
+        fmt=fmt,
+        overwrite=overwrite,
+        skip_existing=skip_existing,
+        max_pixels=max_pixels,
+        max_side=max_side,
+        frame=frame,
+        strip_metadata=strip_metadata,
+        json_output=json_output,
+        quiet=quiet,
+        build_process=build_process,
+    )
