@@ -91,7 +91,7 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
 
 
 def lab_to_rgb(lab: torch.Tensor, clamp: bool = True) -> torch.Tensor:
-    """CIE Lab (D65, ``N x 3 x H x W``) to sRGB; out-of-gamut colours are clipped to [0, 1] unless told not to."""
+    """CIE Lab (D65, ``N x 3 x H x W``) to sRGB; out-of-gamut colours clipped to [0, 1] unless told not to."""
     if lab.dim() != 4 or lab.shape[1] != 3:
         raise ValueError(f"lab_to_rgb expects N x 3 x H x W, got {tuple(lab.shape)}")
     lum, a, b = lab.unbind(1)
@@ -120,7 +120,7 @@ def _out_dtype(x: np.ndarray) -> np.dtype:
 
 
 def rgb_to_lab_np(rgb: np.ndarray) -> np.ndarray:
-    """sRGB in [0, 1] (``H x W x 3``) to CIE Lab (D65); computed in float64, returned in the input's float type."""
+    """sRGB in [0, 1] (``H x W x 3``) to CIE Lab (D65); computed in float64, returned as the input's float."""
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"rgb_to_lab_np expects H x W x 3, got {rgb.shape}")
@@ -159,7 +159,7 @@ def _bins_np() -> np.ndarray:
 
 
 def ab_bins() -> torch.Tensor:
-    """The 313 in-gamut ab bin centres (``313 x 2``, float32) in the order of Zhang et al.'s ``pts_in_hull.npy``."""
+    """The 313 in-gamut ab bin centres (``313 x 2``, float32) in the order of Zhang et al.'s pts_in_hull."""
     return torch.from_numpy(_bins_np().copy())
 
 
@@ -183,7 +183,7 @@ def nearest_bin(ab: torch.Tensor, bins: torch.Tensor | None = None) -> torch.Ten
 def soft_encode(
     ab: torch.Tensor, bins: torch.Tensor | None = None, k: int = 5, sigma: float = 5.0
 ) -> torch.Tensor:
-    """Soft class targets ``N x Q x H x W``: Gaussian weights (``sigma``) on the ``k`` nearest bins, summing to 1.
+    """Soft class targets ``N x Q x H x W``: Gaussian weights (``sigma``) on the ``k`` nearest bins, sum 1.
 
     This is the soft-encoding of Zhang et al.: a pixel's ab votes for its 5 nearest bins instead of one, which
     keeps the classification target smooth in ab space.
@@ -241,7 +241,7 @@ def rebalance_weights(
 
 
 def annealed_mean(logits: torch.Tensor, bins: torch.Tensor | None = None, T: float = 0.38) -> torch.Tensor:
-    """Decode class logits ``N x Q x H x W`` to ab ``N x 2 x H x W``: the mean of softmax(logits / T) over bins.
+    """Decode class logits ``N x Q x H x W`` to ab ``N x 2 x H x W``: mean of softmax(logits / T) over bins.
 
     T = 1 is the plain mean (desaturated), T -> 0 the mode (patchy); Zhang et al. use T = 0.38.
     """

@@ -1,4 +1,4 @@
-"""Colour maths: Lab conversions against scikit-image, the 313 ab bins, soft-encoding, rebalancing, decoding."""
+"""Colour maths: Lab against scikit-image, the 313 ab bins, soft-encoding, rebalancing, decoding."""
 
 from __future__ import annotations
 
