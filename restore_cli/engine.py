@@ -1,0 +1,448 @@
+"""Run a model over an image of any size: device and precision chosen once, overlapping tiles, bounded memory.
+
+The image lives once in host memory as float32 (the caller's array) plus one float32 output buffer. Tiles are
+cut one at a time, reflect-padded to the model's size multiple, run under ``torch.inference_mode`` and blended
+into the output with feathered weights. Tiles lie on a regular grid, so the sum of the separable weights is a
+product of two 1-D sums: every tile is normalised before it is added and no weight buffer the size of the
+image is needed.
+
+Choices (documented here because callers depend on them):
+- ``fp16`` on CPU is a :class:`UsageError` (CPU half convolutions are slow and poorly supported);
+  ``bf16`` works on CPU. A model whose spec says ``supports_half=False`` runs in fp32 and the reason is added
+  to ``Engine.notes``. Reduced precision uses ``torch.autocast`` so weights stay fp32 and are never modified.
+- A gray image given to an RGB model is run with replicated channels; the result is averaged back to gray.
+  An RGB image given to a gray model is run channel by channel (colour kept, three times the work).
+- ``tile="auto"`` picks the largest tile that fits a memory budget (CPU: a quarter of MemAvailable, at most
+  1.5 GiB; CUDA: 60 % of free memory); an image that fits in one tile is run whole. On out-of-memory the
+  tile is halved and the image restarted, down to :data:`MIN_TILE`, then :class:`OutOfMemoryError`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+
+from restore_cli.errors import OutOfMemoryError, UsageError
+
+PRECISIONS = ("fp32", "fp16", "bf16")
+MIN_TILE = 64
+MAX_AUTO_TILE = 2048
+CPU_BUDGET_BYTES = 1536 * 2**20
+COLOR_CHUNK_ROWS = 256
+
+_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``auto`` -> cuda, then mps, then cpu; an explicit device that is not available is a UsageError."""
+    name = (device or "auto").strip().lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "mps":
+        if not _mps_available():
+            raise UsageError("device 'mps' is not available on this machine; use --device cpu or auto")
+        return torch.device("mps")
+    if name == "cuda" or name.startswith("cuda:"):
+        index_text = name.partition(":")[2]
+        if index_text and not index_text.isdigit():
+            raise UsageError(f"bad device {device!r}; use auto, cpu, cuda, cuda:N or mps")
+        if not torch.cuda.is_available():
+            raise UsageError(
+                f"device {device!r} is not available (no CUDA GPU found); use --device cpu or auto"
+            )
+        index = int(index_text) if index_text else 0
+        if index >= torch.cuda.device_count():
+            raise UsageError(
+                f"device {device!r} does not exist ({torch.cuda.device_count()} CUDA device(s)); "
+                "use cuda:0 or --device auto"
+            )
+        return torch.device("cuda", index)
+    raise UsageError(f"unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps")
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def resolve_precision(precision: str, device: torch.device | str) -> torch.dtype:
+    """The compute dtype for ``precision`` on ``device``; fp16 on CPU is refused (use bf16 or fp32)."""
+    name = (precision or "fp32").strip().lower()
+    if name not in _DTYPES:
+        raise UsageError(f"unknown precision {precision!r}; use fp32, fp16 or bf16")
+    dev = torch.device(device)
+    if name == "fp16" and dev.type == "cpu":
+        raise UsageError("precision fp16 is not supported on CPU; use --precision bf16 or fp32")
+    if name == "bf16" and dev.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise UsageError(f"this GPU ({dev}) does not support bf16; use --precision fp16 or fp32")
+    return _DTYPES[name]
+
+
+def available_memory(device: torch.device) -> int:
+    """Bytes the engine may plan with on ``device`` (before applying its budget fraction)."""
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free)
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 4 * 2**30
+
+
+def _round_down(value: int, multiple: int) -> int:
+    return max(multiple, value // multiple * multiple)
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
+
+
+def tile_starts(length: int, tile: int, stride: int) -> list[int]:
+    """Start offsets of tiles along one axis: multiples of ``stride`` until a tile reaches the end."""
+    starts = [0]
+    while starts[-1] + tile < length:
+        starts.append(starts[-1] + stride)
+    return starts
+
+
+def axis_weights(length: int, starts: list[int], tile: int) -> list[np.ndarray]:
+    """Feathered 1-D weights for each tile on one axis, normalised so they sum to 1 at every position.
+
+    Each tile's weight rises over the pixels it shares with its left neighbour and falls over those it
+    shares with the right one (no ramp at the image border). The outer quarter of each overlap gets
+    almost no weight, because convolutions see zero padding there; the middle half is a cosine ramp.
+    """
+    raw: list[np.ndarray] = []
+    for i, start in enumerate(starts):
+        end = min(start + tile, length)
+        n = end - start
+        w = np.ones(n, dtype=np.float64)
+        if i > 0:
+            shared = min(starts[i - 1] + tile, length) - start
+            w[:shared] *= _ramp(shared)
+        if i + 1 < len(starts):
+            shared = end - starts[i + 1]
+            w[n - shared :] *= _ramp(shared)[::-1]
+        raw.append(w)
+    total = np.zeros(length, dtype=np.float64)
+    for start, w in zip(starts, raw):
+        total[start : start + len(w)] += w
+    return [(w / total[start : start + len(w)]).astype(np.float32) for start, w in zip(starts, raw)]
+
+
+def _ramp(n: int) -> np.ndarray:
+    """Rising weights over ``n`` pixels: ~0 for the first quarter, cosine up to 1 by the last quarter."""
+    if n <= 0:
+        return np.ones(0)
+    margin = n // 4
+    span = max(1, n - 2 * margin)
+    t = np.clip((np.arange(n) + 0.5 - margin) / span, 0.0, 1.0)
+    return np.maximum(0.5 - 0.5 * np.cos(np.pi * t), 1e-4)
+
+
+def pad_to_multiple(array: np.ndarray, multiple: int) -> np.ndarray:
+    """Reflect-pad an ``H x W x C`` array at the bottom and right to multiples of ``multiple``."""
+    h, w = array.shape[:2]
+    ph, pw = _round_up(h, multiple) - h, _round_up(w, multiple) - w
+    if ph == 0 and pw == 0:
+        return array
+    # numpy reflects repeatedly when the pad is larger than the image; a 1-pixel side can only repeat.
+    mode = "reflect" if h > 1 and w > 1 else "edge"
+    return np.pad(array, ((0, ph), (0, pw), (0, 0)), mode=mode)
+
+
+def _is_oom(exc: BaseException) -> bool:
+    oom_type = getattr(torch, "OutOfMemoryError", None) or getattr(torch.cuda, "OutOfMemoryError", None)
+    if oom_type is not None and isinstance(exc, oom_type):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and (
+        "out of memory" in text or "can't allocate memory" in text or "not enough memory" in text
+    )
+
+
+class Engine:
+    """Device, precision and tiling, chosen once and shared by every model run.
+
+    ``threads`` sets ``torch.set_num_threads`` (process-wide) when given. ``notes`` collects human-readable
+    reasons for fallbacks (e.g. a model that cannot run in half precision).
+    """
+
+    def __init__(self, device: str = "auto", precision: str = "fp32", threads: int | None = None) -> None:
+        self.device = resolve_device(device)
+        self.precision = (precision or "fp32").strip().lower()
+        self.dtype = resolve_precision(self.precision, self.device)
+        self.notes: list[str] = []
+        if threads is not None:
+            if threads < 1:
+                raise UsageError(f"threads must be at least 1, got {threads}")
+            torch.set_num_threads(int(threads))
+        self._prepared: set[int] = set()
+
+    def __repr__(self) -> str:
+        return f"Engine(device={str(self.device)!r}, precision={self.precision!r})"
+
+    # -- model handling -------------------------------------------------------------------------------------
+
+    def _module(self, loaded: Any) -> torch.nn.Module:
+        """The loaded model's module, in eval mode on this engine's device (moved once)."""
+        module = loaded.module
+        if id(module) not in self._prepared:
+            module.eval()
+            first = next(module.parameters(), None)
+            if first is not None and first.device != self.device:
+                module.to(self.device)
+            self._prepared.add(id(module))
+        return module
+
+    def _compute_dtype(self, loaded: Any) -> torch.dtype:
+        if self.dtype != torch.float32 and not getattr(loaded, "supports_half", True):
+            note = f"{_model_name(loaded)}: does not support {self.precision}; ran in fp32"
+            if note not in self.notes:
+                self.notes.append(note)
+            return torch.float32
+        return self.dtype
+
+    def _forward(self, module: torch.nn.Module, batch: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        if dtype == torch.float32:
+            return module(batch).float()
+        with torch.autocast(device_type=self.device.type, dtype=dtype):
+            return module(batch).float()
+
+    # -- deblurring -----------------------------------------------------------------------------------------
+
+    def auto_tile(self, loaded: Any) -> int:
+        """A tile side that fits this device's memory budget for ``loaded`` (a multiple of its size multiple).
+
+        Activation memory is estimated from the model's width hyperparameter; a rough rule, not a measurement.
+        """
+        multiple = _size_multiple(loaded)
+        avail = available_memory(self.device)
+        budget = avail * 0.6 if self.device.type == "cuda" else min(avail * 0.25, CPU_BUDGET_BYTES)
+        hyper = getattr(loaded, "hyper", None) or {}
+        channels = int(hyper.get("width") or hyper.get("ngf") or hyper.get("features") or 32)
+        bytes_per_pixel = 4 * channels * 24
+        side = int(math.sqrt(max(budget, 1) / bytes_per_pixel))
+        return _round_down(min(max(side, MIN_TILE), MAX_AUTO_TILE), multiple)
+
+    def run_deblur(
+        self,
+        loaded: Any,
+        pixels: np.ndarray,
+        *,
+        tile: int | str = "auto",
+        overlap: int = 32,
+        passes: int = 1,
+    ) -> np.ndarray:
+        """Deblur ``H x W x C`` float32 pixels in [0, 1] (C = 1 or 3); same shape out, clamped to [0, 1]."""
+        if pixels.ndim != 3 or pixels.shape[2] not in (1, 3):
+            raise UsageError(f"deblur expects H x W x 1 or H x W x 3 pixels, got {tuple(pixels.shape)}")
+        if passes < 1:
+            raise UsageError(f"passes must be at least 1, got {passes}")
+        if overlap < 0:
+            raise UsageError(f"overlap must be 0 or more, got {overlap}")
+        tile_size = self._tile_size(loaded, tile)
+        image = np.ascontiguousarray(pixels, dtype=np.float32)
+        model_channels = int(getattr(loaded, "in_channels", 3))
+        channels = image.shape[2]
+        for _ in range(passes):
+            if channels == model_channels:
+                image = self._run_tiled(loaded, image, tile_size, overlap)
+            elif channels == 1 and model_channels == 3:
+                rgb = self._run_tiled(loaded, np.repeat(image, 3, axis=2), tile_size, overlap)
+                image = rgb.mean(axis=2, keepdims=True, dtype=np.float32)
+            elif channels == 3 and model_channels == 1:
+                out = np.empty_like(image)
+                for c in range(3):
+                    out[..., c : c + 1] = self._run_tiled(loaded, image[..., c : c + 1], tile_size, overlap)
+                image = out
+            else:
+                raise UsageError(
+                    f"{_model_name(loaded)}: expects {model_channels}-channel images, got {channels} channels"
+                )
+        return image
+
+    def _tile_size(self, loaded: Any, tile: int | str) -> int:
+        """0 means whole image; ``auto`` asks the memory budget; an int is rounded to the size multiple."""
+        if isinstance(tile, str):
+            text = tile.strip().lower()
+            if text == "auto":
+                return self.auto_tile(loaded)
+            if not text.isdigit():
+                raise UsageError(f"bad tile size {tile!r}; use auto, 0 (whole image) or a number of pixels")
+            tile = int(text)
+        if tile < 0:
+            raise UsageError(f"tile size must be auto, 0 or positive, got {tile}")
+        if tile == 0:
+            return 0
+        return _round_down(max(tile, _size_multiple(loaded)), _size_multiple(loaded))
+
+    def _run_tiled(self, loaded: Any, image: np.ndarray, tile: int, overlap: int) -> np.ndarray:
+        """One pass over the image, halving the tile on out-of-memory until MIN_TILE."""
+        module = self._module(loaded)
+        dtype = self._compute_dtype(loaded)
+        multiple = _size_multiple(loaded)
+        h, w = image.shape[:2]
+        if tile == 0:
+            tile = _round_up(max(h, w), multiple)
+        while True:
+            try:
+                return self._tiled_pass(module, dtype, image, tile, overlap, multiple)
+            except Exception as exc:  # only out-of-memory is retried
+                if not _is_oom(exc):
+                    raise
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                smaller = _round_down(tile // 2, multiple)
+                if tile <= max(MIN_TILE, multiple) or smaller >= tile:
+                    raise OutOfMemoryError(
+                        f"{_model_name(loaded)}: out of memory on {self.device} even with {tile}px tiles; "
+                        "use --device cpu, a smaller --tile, or close other programs"
+                    ) from exc
+                tile = max(smaller, _round_down(MIN_TILE, multiple))
+
+    def _tiled_pass(
+        self,
+        module: torch.nn.Module,
+        dtype: torch.dtype,
+        image: np.ndarray,
+        tile: int,
+        overlap: int,
+        multiple: int,
+    ) -> np.ndarray:
+        h, w, c = image.shape
+        out = np.zeros((h, w, c), dtype=np.float32)
+        for (y0, y1, wy), (x0, x1, wx) in self._grid(h, w, tile, overlap, multiple):
+            patch = pad_to_multiple(image[y0:y1, x0:x1], multiple)
+            batch = torch.from_numpy(np.ascontiguousarray(patch.transpose(2, 0, 1)))[None].to(self.device)
+            with torch.inference_mode():
+                result = self._forward(module, batch, dtype)
+                result = result[0, :, : y1 - y0, : x1 - x0].clamp_(0.0, 1.0)
+            restored = result.permute(1, 2, 0).cpu().numpy()
+            out[y0:y1, x0:x1] += restored * (wy[:, None, None] * wx[None, :, None])
+        np.clip(out, 0.0, 1.0, out=out)
+        return out
+
+    @staticmethod
+    def _grid(
+        h: int, w: int, tile: int, overlap: int, multiple: int
+    ) -> Iterator[tuple[tuple[int, int, np.ndarray], tuple[int, int, np.ndarray]]]:
+        """Tiles as ((y0, y1, row weights), (x0, x1, column weights)), row by row."""
+        overlap = min(_round_up(overlap, multiple) if overlap else 0, _round_down(tile // 2, multiple))
+        stride = max(multiple, tile - overlap) if tile > overlap else tile
+        axes = []
+        for length in (h, w):
+            size = min(tile, length)
+            starts = tile_starts(length, size, stride)
+            weights = axis_weights(length, starts, size)
+            axes.append([(s, min(s + size, length), wt) for s, wt in zip(starts, weights)])
+        for row in axes[0]:
+            for col in axes[1]:
+                yield row, col
+
+    # -- colorization ---------------------------------------------------------------------------------------
+
+    def run_colorize(self, loaded: Any, pixels: np.ndarray) -> np.ndarray:
+        """Colorize ``H x W x C`` (C = 1 or 3) pixels; returns ``H x W x 3`` sRGB whose L equals the input's.
+
+        The model sees L resized so its shorter side is ``work_size``; its ab prediction is resized
+        (bilinear) to full size and joined with the original full-resolution L.
+        """
+        import cv2
+
+        from restore_cli import color
+
+        if pixels.ndim != 3 or pixels.shape[2] not in (1, 3):
+            raise UsageError(f"colorize expects H x W x 1 or H x W x 3 pixels, got {tuple(pixels.shape)}")
+        h, w = pixels.shape[:2]
+        lightness = np.empty((h, w), dtype=np.float32)
+        for r0 in range(0, h, COLOR_CHUNK_ROWS):
+            chunk = np.asarray(pixels[r0 : r0 + COLOR_CHUNK_ROWS], dtype=np.float32)
+            if chunk.shape[2] == 1:
+                chunk = np.repeat(chunk, 3, axis=2)
+            lightness[r0 : r0 + COLOR_CHUNK_ROWS] = color.rgb_to_lab_np(chunk)[..., 0]
+
+        work = int(getattr(loaded, "work_size", None) or 256)
+        scale = work / min(h, w)
+        wh, ww = max(1, round(h * scale)), max(1, round(w * scale))
+        interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        small = lightness if (wh, ww) == (h, w) else cv2.resize(lightness, (ww, wh), interpolation=interp)
+        multiple = _size_multiple(loaded)
+        padded = pad_to_multiple(((small - 50.0) / 100.0)[..., None], multiple)
+
+        module = self._module(loaded)
+        dtype = self._compute_dtype(loaded)
+        batch = torch.from_numpy(np.ascontiguousarray(padded.transpose(2, 0, 1)))[None].to(self.device)
+        with torch.inference_mode():
+            try:
+                ab = self._forward(module, batch, dtype)
+            except Exception as exc:  # only out-of-memory is translated
+                if _is_oom(exc):
+                    raise OutOfMemoryError(
+                        f"{_model_name(loaded)}: out of memory on {self.device} at {ww}x{wh}; "
+                        "use --device cpu"
+                    ) from exc
+                raise
+            # ab may come out at a lower resolution: crop away the padding proportionally.
+            ph, pw = padded.shape[:2]
+            oh, ow = ab.shape[-2:]
+            ab = ab[0, :, : max(1, round(wh * oh / ph)), : max(1, round(ww * ow / pw))]
+            ab_small = ab.permute(1, 2, 0).cpu().numpy().astype(np.float32)
+
+        out = np.empty((h, w, 3), dtype=np.float32)
+        for r0 in range(0, h, COLOR_CHUNK_ROWS):
+            r1 = min(r0 + COLOR_CHUNK_ROWS, h)
+            ab_rows = _resize_rows(ab_small, h, w, r0, r1)
+            lab = np.concatenate([lightness[r0:r1, :, None], ab_rows], axis=2)
+            out[r0:r1] = np.clip(color.lab_to_rgb_np(lab), 0.0, 1.0)
+        return out
+
+
+def _resize_rows(small: np.ndarray, h: int, w: int, r0: int, r1: int) -> np.ndarray:
+    """Rows ``r0:r1`` of ``small`` (``h' x w' x C``) resized bilinearly to ``h x w`` (half-pixel centres).
+
+    Equivalent to ``cv2.resize(small, (w, h), INTER_LINEAR)`` restricted to those rows, so the full-size ab
+    never has to exist at once.
+    """
+    import cv2
+
+    sh, sw = small.shape[:2]
+    ys = (np.arange(r0, r1) + 0.5) * (sh / h) - 0.5
+    ys = np.clip(ys, 0, sh - 1)
+    y_lo = np.floor(ys).astype(np.int64)
+    y_hi = np.minimum(y_lo + 1, sh - 1)
+    fy = (ys - y_lo).astype(np.float32)[:, None, None]
+    rows = small[y_lo] * (1 - fy) + small[y_hi] * fy
+    return cv2.resize(rows.astype(np.float32), (w, r1 - r0), interpolation=cv2.INTER_LINEAR).reshape(
+        r1 - r0, w, small.shape[2]
+    )
+
+
+def _size_multiple(loaded: Any) -> int:
+    module_multiple = getattr(getattr(loaded, "module", None), "size_multiple", None)
+    return int(getattr(loaded, "size_multiple", None) or module_multiple or 1)
+
+
+def _model_name(loaded: Any) -> str:
+    name = getattr(loaded, "name", None) or getattr(loaded, "path", None) or getattr(loaded, "arch", None)
+    return str(name or "model")
+
+
+def default_threads() -> int:
+    """CPU threads torch would use by default (for reports)."""
+    return torch.get_num_threads() or (os.cpu_count() or 1)

@@ -1,0 +1,346 @@
+"""Tiled engine: tiled == untiled, no seams, odd sizes, passes, colorization keeps L, device checks."""
+
+from __future__ import annotations
+
+import sys
+import types
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from restore_cli.engine import (
+    Engine,
+    axis_weights,
+    pad_to_multiple,
+    resolve_device,
+    resolve_precision,
+    tile_starts,
+)
+from restore_cli.errors import OutOfMemoryError, UsageError
+from restore_cli.models import create_model
+
+
+@dataclass
+class FakeLoaded:
+    """Stand-in with the LoadedModel fields the engine reads (see docs/INTERNALS.md)."""
+
+    module: nn.Module
+    size_multiple: int = 1
+    in_channels: int = 3
+    work_size: int | None = None
+    supports_half: bool = True
+    task: str = "deblur"
+    name: str = "test-model"
+    hyper: dict[str, Any] = field(default_factory=dict)
+
+
+@pytest.fixture(autouse=True)
+def _color_module(monkeypatch):
+    """Use restore_cli.color when it exists; otherwise a scikit-image stand-in with the same numpy API."""
+    try:
+        import restore_cli.color  # noqa: F401
+    except ImportError:
+        from skimage import color as skcolor
+
+        stand_in = types.ModuleType("restore_cli.color")
+        stand_in.rgb_to_lab_np = lambda rgb: skcolor.rgb2lab(rgb).astype(np.float32)
+        stand_in.lab_to_rgb_np = lambda lab: skcolor.lab2rgb(lab).astype(np.float32)
+        monkeypatch.setitem(sys.modules, "restore_cli.color", stand_in)
+        import restore_cli
+
+        monkeypatch.setattr(restore_cli, "color", stand_in, raising=False)
+
+
+def tiny_nafnet(in_channels: int = 3, seed: int = 0) -> FakeLoaded:
+    torch.manual_seed(seed)
+    module = create_model(
+        "nafnet", in_channels=in_channels, width=4, enc_blocks=[1], middle_blocks=1, dec_blocks=[1]
+    ).eval()
+    return FakeLoaded(module, size_multiple=module.size_multiple, in_channels=in_channels)
+
+
+class BoxBlur(nn.Module):
+    """A 5x5 box filter with zero padding: dark borders on every tile, which blending must hide."""
+
+    size_multiple = 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = x.shape[1]
+        kernel = torch.full((c, 1, 5, 5), 1 / 25, dtype=x.dtype, device=x.device)
+        return nn.functional.conv2d(x, kernel, padding=2, groups=c)
+
+
+def smooth_image(h: int, w: int, c: int = 3, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    base = 0.5 + 0.3 * np.sin(xx / 7.0)[..., None] * np.cos(yy / 5.0)[..., None]
+    noise = rng.uniform(-0.1, 0.1, size=(h, w, c)).astype(np.float32)
+    return np.clip(base + noise, 0, 1).astype(np.float32)
+
+
+def test_axis_weights_sum_to_one_and_tiles_cover():
+    for length, tile, stride in [(100, 32, 16), (33, 32, 16), (7, 32, 16), (130, 64, 48)]:
+        size = min(tile, length)
+        starts = tile_starts(length, size, stride)
+        assert starts[0] == 0 and starts[-1] + size >= length
+        total = np.zeros(length)
+        for start, w in zip(starts, axis_weights(length, starts, size)):
+            assert len(w) == min(start + size, length) - start
+            total[start : start + len(w)] += w
+        np.testing.assert_allclose(total, 1.0, atol=1e-6)
+
+
+def test_pad_to_multiple_reflects_and_handles_one_pixel():
+    a = np.arange(12, dtype=np.float32).reshape(3, 4, 1)
+    p = pad_to_multiple(a, 4)
+    assert p.shape == (4, 4, 1)
+    np.testing.assert_array_equal(p[3], a[1])  # reflect: row 3 mirrors row 1
+    assert pad_to_multiple(np.ones((1, 1, 3), np.float32), 16).shape == (16, 16, 3)
+    assert pad_to_multiple(np.ones((2, 1, 1), np.float32), 16).shape == (16, 16, 1)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_tiled_equals_untiled_on_conv_model(seed):
+    loaded = tiny_nafnet(seed=seed)
+    # Non-zero residual scales so the NAF blocks do real work (they start as identity).
+    with torch.no_grad():
+        for name, p in loaded.module.named_parameters():
+            if name.endswith("beta") or name.endswith("gamma"):
+                p.uniform_(-0.5, 0.5)
+    image = smooth_image(77, 101, seed=seed)
+    engine = Engine("cpu")
+    whole = engine.run_deblur(loaded, image, tile=0)
+    tiled = engine.run_deblur(loaded, image, tile=40, overlap=16)
+    assert whole.shape == tiled.shape == image.shape
+    assert not np.allclose(whole, image, atol=1e-2)  # the model changes the image
+    # Channel attention pools over what it sees, so compare a model with a local receptive field:
+    loaded.module.set_tlc(None)
+    for block in loaded.module.modules():
+        if hasattr(block, "sca"):
+            block.beta.data.zero_()
+    whole = engine.run_deblur(loaded, image, tile=0)
+    tiled = engine.run_deblur(loaded, image, tile=40, overlap=16)
+    assert np.abs(whole - tiled).max() < 1e-3
+
+
+def test_tiled_equals_untiled_plain_conv_stack():
+    torch.manual_seed(3)
+    module = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(8, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(8, 3, 3, padding=1),
+    ).eval()
+    loaded = FakeLoaded(module)
+    image = smooth_image(65, 90, seed=2)
+    engine = Engine("cpu")
+    whole = engine.run_deblur(loaded, image, tile=0)
+    tiled = engine.run_deblur(loaded, image, tile=24, overlap=16)
+    assert np.abs(whole - tiled).max() < 1e-3
+
+
+def test_no_seam_on_smooth_ramp():
+    h, w = 48, 160
+    ramp = np.tile(np.linspace(0.2, 0.8, w, dtype=np.float32)[None, :, None], (h, 1, 3))
+    engine = Engine("cpu")
+    loaded = FakeLoaded(BoxBlur())
+    out = engine.run_deblur(loaded, ramp, tile=32, overlap=16)
+    inner = out[8:-8, 8:-8, 0]
+    steps = np.abs(np.diff(inner, axis=1))
+    slope = 0.6 / (w - 1)
+    assert steps.max() < slope * 1.05 + 1e-4, steps.max()
+    vertical = np.abs(np.diff(inner, axis=0))
+    assert vertical.max() < 1e-4
+
+
+def test_untiled_box_blur_shows_why_blending_matters():
+    """Sanity check of the seam test: naive tiles without overlap leave a visible step."""
+    h, w = 32, 64
+    ramp = np.tile(np.linspace(0.2, 0.8, w, dtype=np.float32)[None, :, None], (h, 1, 3))
+    out = Engine("cpu").run_deblur(FakeLoaded(BoxBlur()), ramp, tile=32, overlap=0)
+    assert np.abs(np.diff(out[8:-8, 8:-8, 0], axis=1)).max() > 0.05
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (1, 9, 3), (17, 5, 3), (33, 47, 1), (2, 2, 1)])
+@pytest.mark.parametrize("tile", ["auto", 0, 16])
+def test_odd_sizes_keep_shape(shape, tile):
+    loaded = tiny_nafnet()
+    image = np.random.default_rng(0).uniform(size=shape).astype(np.float32)
+    out = Engine("cpu").run_deblur(loaded, image, tile=tile, overlap=8)
+    assert out.shape == shape and out.dtype == np.float32
+    assert np.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
+
+
+def test_gray_input_to_rgb_model_returns_gray():
+    loaded = tiny_nafnet(in_channels=3)
+    gray = smooth_image(20, 30, c=1)
+    out = Engine("cpu").run_deblur(loaded, gray, tile=0)
+    assert out.shape == gray.shape
+    rgb = Engine("cpu").run_deblur(loaded, np.repeat(gray, 3, axis=2), tile=0)
+    np.testing.assert_allclose(out[..., 0], rgb.mean(axis=2), atol=1e-6)
+
+
+def test_rgb_input_to_gray_model_runs_per_channel():
+    loaded = tiny_nafnet(in_channels=1)
+    image = smooth_image(20, 30, c=3)
+    out = Engine("cpu").run_deblur(loaded, image, tile=0)
+    assert out.shape == image.shape
+    green = Engine("cpu").run_deblur(loaded, image[..., 1:2], tile=0)
+    np.testing.assert_allclose(out[..., 1:2], green, atol=1e-6)
+
+
+def test_passes_two_equals_applying_twice():
+    loaded = tiny_nafnet(seed=4)
+    image = smooth_image(40, 52)
+    engine = Engine("cpu")
+    once = engine.run_deblur(loaded, image, tile=32, overlap=16)
+    twice = engine.run_deblur(loaded, once, tile=32, overlap=16)
+    both = engine.run_deblur(loaded, image, tile=32, overlap=16, passes=2)
+    np.testing.assert_allclose(both, twice, atol=1e-6)
+    assert not np.allclose(once, twice, atol=1e-4)
+
+
+def test_input_array_is_not_modified():
+    image = smooth_image(30, 30)
+    before = image.copy()
+    Engine("cpu").run_deblur(tiny_nafnet(), image, tile=16, overlap=8, passes=2)
+    np.testing.assert_array_equal(image, before)
+
+
+def test_bad_arguments_are_usage_errors():
+    engine = Engine("cpu")
+    loaded = tiny_nafnet()
+    image = smooth_image(8, 8)
+    with pytest.raises(UsageError):
+        engine.run_deblur(loaded, image, tile="big")
+    with pytest.raises(UsageError):
+        engine.run_deblur(loaded, image, passes=0)
+    with pytest.raises(UsageError):
+        engine.run_deblur(loaded, np.zeros((8, 8, 4), np.float32))
+
+
+class OomAbove(nn.Module):
+    """Identity that raises torch's out-of-memory error for inputs larger than ``limit`` pixels per side."""
+
+    size_multiple = 8
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.sides: list[int] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.sides.append(max(x.shape[-2:]))
+        if max(x.shape[-2:]) > self.limit:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return x
+
+
+def test_out_of_memory_halves_the_tile():
+    module = OomAbove(limit=64)
+    loaded = FakeLoaded(module, size_multiple=8)
+    image = smooth_image(100, 150)
+    out = Engine("cpu").run_deblur(loaded, image, tile=256, overlap=16)
+    np.testing.assert_allclose(out, image, atol=1e-5)
+    assert max(module.sides) > 64 and module.sides[-1] <= 64
+
+
+def test_out_of_memory_at_minimum_tile_raises():
+    loaded = FakeLoaded(OomAbove(limit=4), size_multiple=8)
+    with pytest.raises(OutOfMemoryError, match="out of memory"):
+        Engine("cpu").run_deblur(loaded, smooth_image(100, 100), tile=128, overlap=16)
+
+
+def test_other_model_errors_are_not_swallowed():
+    class Broken(nn.Module):
+        def forward(self, x):
+            raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        Engine("cpu").run_deblur(FakeLoaded(Broken()), smooth_image(8, 8), tile=0)
+
+
+def test_auto_tile_is_a_bounded_multiple():
+    loaded = tiny_nafnet()
+    loaded.size_multiple = 16
+    loaded.hyper = {"width": 16}
+    tile = Engine("cpu").auto_tile(loaded)
+    assert tile % 16 == 0 and 64 <= tile <= 2048
+
+
+def test_resolve_device_and_precision():
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type in {"cpu", "cuda", "mps"}
+    with pytest.raises(UsageError):
+        resolve_device("tpu")
+    with pytest.raises(UsageError):
+        resolve_device("cuda:x")
+    if not torch.cuda.is_available():
+        with pytest.raises(UsageError, match="cuda"):
+            resolve_device("cuda:0")
+    with pytest.raises(UsageError, match="fp16"):
+        resolve_precision("fp16", "cpu")
+    with pytest.raises(UsageError):
+        resolve_precision("fp8", "cpu")
+    assert resolve_precision("bf16", "cpu") == torch.bfloat16
+    assert resolve_precision("fp32", "cpu") == torch.float32
+
+
+def test_bf16_on_cpu_close_to_fp32_and_fallback_note():
+    loaded = tiny_nafnet()
+    image = smooth_image(24, 24)
+    fp32 = Engine("cpu").run_deblur(loaded, image, tile=0)
+    bf16 = Engine("cpu", precision="bf16").run_deblur(loaded, image, tile=0)
+    assert np.abs(fp32 - bf16).max() < 0.05
+    engine = Engine("cpu", precision="bf16")
+    loaded.supports_half = False
+    np.testing.assert_allclose(engine.run_deblur(loaded, image, tile=0), fp32, atol=1e-6)
+    assert any("fp32" in note for note in engine.notes)
+
+
+class ConstantAb(nn.Module):
+    """Colorizer stand-in: ab depends on L, predicted at a quarter of the working resolution."""
+
+    size_multiple = 4
+    head = "ab"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[int, ...]] = []
+
+    def forward(self, l: torch.Tensor) -> torch.Tensor:
+        self.seen.append(tuple(l.shape))
+        small = nn.functional.avg_pool2d(l, 4)
+        return torch.cat([20 * small + 8, -15 * small - 5], 1)
+
+
+def test_colorize_keeps_lightness_and_uses_work_size():
+    from restore_cli import color
+
+    module = ConstantAb()
+    loaded = FakeLoaded(module, size_multiple=4, in_channels=1, work_size=32, task="colorize")
+    yy, xx = np.mgrid[0:75, 0:123].astype(np.float32)
+    gray = (0.35 + 0.3 * (xx / 123.0) * (yy / 75.0))[..., None].astype(np.float32)
+    out = Engine("cpu").run_colorize(loaded, gray)
+    assert out.shape == (75, 123, 3) and out.dtype == np.float32
+    assert min(module.seen[0][-2:]) >= 32 and module.seen[0][-2] == 32  # shorter side at work_size
+    l_in = color.rgb_to_lab_np(np.repeat(gray, 3, axis=2))[..., 0]
+    lab_out = color.rgb_to_lab_np(out)
+    assert np.abs(lab_out[..., 0] - l_in).max() < 0.05
+    assert np.abs(lab_out[..., 1]).mean() > 3  # colour was actually added
+    # An RGB input gives the same L as its own.
+    rgb = np.concatenate([gray, gray * 0.9, gray * 1.1], axis=2).clip(0, 1).astype(np.float32)
+    out_rgb = Engine("cpu").run_colorize(loaded, rgb)
+    l_rgb = color.rgb_to_lab_np(rgb)[..., 0]
+    assert np.abs(color.rgb_to_lab_np(out_rgb)[..., 0] - l_rgb).max() < 0.05
+
+
+def test_colorize_tiny_image():
+    loaded = FakeLoaded(ConstantAb(), size_multiple=4, in_channels=1, work_size=16, task="colorize")
+    out = Engine("cpu").run_colorize(loaded, np.full((1, 1, 1), 0.5, np.float32))
+    assert out.shape == (1, 1, 3) and np.isfinite(out).all()
