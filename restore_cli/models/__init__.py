@@ -15,7 +15,10 @@ from typing import Any
 from restore_cli.errors import UnknownModelError
 
 # Modules that register architectures when imported (each imports torch).
-_ARCH_MODULES = ("restore_cli.models.nafnet",)
+_ARCH_MODULES = (
+    "restore_cli.models.nafnet",
+    "restore_cli.models.unet",
+)
 
 
 @dataclass(frozen=True)

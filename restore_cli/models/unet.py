@@ -1,0 +1,119 @@
+"""A pix2pix-style U-Net colorizer (Isola et al. 2017): L in, ab out, at the resolution it is given.
+
+Encoder: 4x4 stride-2 convs with LeakyReLU(0.2); decoder: 4x4 stride-2 transposed convs with ReLU, each
+joined with the mirror encoder level by concatenation. Widths double per level up to 8x ``base``. Two heads:
+``"ab"`` regresses ab directly (tanh x 110, trained with L1 and optionally a GAN, as pix2pix), ``"bins"``
+gives 313-class logits decoded by annealed mean (trained with the classification loss of Zhang et al.).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from restore_cli.color import NUM_BINS, ab_bins, annealed_mean
+from restore_cli.models import ArchSpec, register
+
+AB_SCALE = 110.0
+HEADS = ("ab", "bins")
+NORMS = ("batch", "instance", "none")
+
+
+def _norm(kind: str, channels: int) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=True)
+    return nn.Identity()
+
+
+class UNetColorizer(nn.Module):
+    """``forward((L - 50) / 100)`` (``N x 1 x H x W``, sides multiples of ``2**depth``) -> ab in Lab units."""
+
+    def __init__(
+        self,
+        base: int = 16,
+        depth: int = 6,
+        head: str = "ab",
+        norm: str = "batch",
+        dropout: float = 0.0,
+        max_mult: int = 8,
+    ) -> None:
+        super().__init__()
+        if head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+        if norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+        if depth < 2:
+            raise ValueError("depth must be at least 2")
+        self.head = head
+        self.size_multiple = 2**depth
+        widths = [base * min(2**i, max_mult) for i in range(depth)]
+        bias = norm != "batch"
+        self.downs = nn.ModuleList()
+        for i, width in enumerate(widths):
+            layers: list[nn.Module] = []
+            if i > 0:
+                layers.append(nn.LeakyReLU(0.2))
+            layers.append(nn.Conv2d(widths[i - 1] if i else 1, width, 4, stride=2, padding=1, bias=bias))
+            if 0 < i < depth - 1:  # no norm on the first layer (as pix2pix) nor at the 1x1-ish bottleneck
+                layers.append(_norm(norm, width))
+            self.downs.append(nn.Sequential(*layers))
+        # ups[i] brings level depth-1-i back to level depth-2-i; all but the innermost see a concatenation
+        self.ups = nn.ModuleList()
+        for i in range(depth - 1):
+            level = depth - 1 - i
+            in_ch = widths[level] * (1 if i == 0 else 2)
+            out_ch = widths[level - 1]
+            layers = [
+                nn.ReLU(),
+                nn.ConvTranspose2d(in_ch, out_ch, 4, stride=2, padding=1, bias=bias),
+                _norm(norm, out_ch),
+            ]
+            if dropout > 0 and i < 3:
+                layers.append(nn.Dropout(dropout))
+            self.ups.append(nn.Sequential(*layers))
+        out_ch = 2 if head == "ab" else NUM_BINS
+        self.out = nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(2 * widths[0], out_ch, 4, stride=2, padding=1))
+        self.register_buffer("bins", ab_bins(), persistent=False)
+
+    def _features(self, l_norm: torch.Tensor) -> torch.Tensor:
+        skips = []
+        x = l_norm
+        for down in self.downs:
+            x = down(x)
+            skips.append(x)
+        skips.pop()  # the innermost level has no partner
+        for up in self.ups:
+            x = torch.cat([up(x), skips.pop()], 1)
+        return self.out(x)
+
+    def logits(self, l_norm: torch.Tensor) -> torch.Tensor:
+        """313-class logits ``N x 313 x H x W`` (``head="bins"`` only)."""
+        if self.head != "bins":
+            raise RuntimeError("logits() needs a U-Net built with head='bins'")
+        return self._features(l_norm)
+
+    def forward(self, l_norm: torch.Tensor) -> torch.Tensor:
+        out = self._features(l_norm)
+        if self.head == "ab":
+            return torch.tanh(out) * AB_SCALE
+        return annealed_mean(out, self.bins.to(out.dtype), T=0.38)
+
+
+def _build(base: int, depth: int, head: str, norm: str, dropout: float) -> UNetColorizer:
+    return UNetColorizer(base=base, depth=depth, head=head, norm=norm, dropout=dropout)
+
+
+register(
+    ArchSpec(
+        id="unet",
+        task="colorize",
+        build=_build,
+        size_multiple=64,
+        color_space="lab",
+        work_size=256,
+        defaults={"base": 16, "depth": 6, "head": "ab", "norm": "batch", "dropout": 0.0},
+        description="pix2pix-style U-Net colorizer: L in, ab out (regression or 313-bin head)",
+    )
+)

@@ -1,0 +1,93 @@
+"""Every registered architecture: tiny config, odd sizes, shape, finite values, safetensors round trip."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+from restore_cli.models import create_model, get_arch, list_archs
+
+# Hyperparameters small enough that each model runs in well under a second on CPU.
+TINY: dict[str, dict] = {
+    "nafnet": {"width": 8, "enc_blocks": [1, 1], "middle_blocks": 1, "dec_blocks": [1, 1]},
+    "unet": {"base": 4, "depth": 3},
+    "deblurgan": {"ngf": 4, "n_blocks": 2},
+    "rednet30": {"width": 4, "depth": 6},
+    "msdeblur": {"width": 4, "n_blocks": 1},
+    "eccv16": {"width": 0.0625},
+    "siggraph17": {"width": 0.0625},
+}
+
+
+def _input(arch: str, model: torch.nn.Module, h: int = 29, w: int = 37) -> tuple[torch.Tensor, int, int]:
+    """A random input of an odd size, reflect-padded up to the model's size multiple."""
+    spec = get_arch(arch)
+    multiple = getattr(model, "size_multiple", spec.size_multiple)
+    channels = 1 if spec.task == "colorize" else create_hyper(arch).get("in_channels", 3)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(2, channels, h, w, generator=gen)
+    if spec.task == "colorize":
+        x = x - 0.5  # (L - 50) / 100
+    ph, pw = -h % multiple, -w % multiple
+    x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+    return x, h + ph, w + pw
+
+
+def create_hyper(arch: str) -> dict:
+    return get_arch(arch).hyper(**TINY.get(arch, {}))
+
+
+@pytest.mark.parametrize("arch", list_archs())
+def test_tiny_forward_and_safetensors_round_trip(arch, tmp_path):
+    torch.manual_seed(0)
+    spec = get_arch(arch)
+    model = create_model(arch, **TINY.get(arch, {})).eval()
+    x, hp, wp = _input(arch, model)
+    with torch.inference_mode():
+        y = model(x)
+    assert torch.isfinite(y).all()
+    if spec.task == "deblur":
+        assert y.shape == x.shape
+    else:
+        assert spec.color_space == "lab" and spec.work_size
+        assert model.head in ("ab", "bins")
+        assert y.shape[:2] == (2, 2)
+        factor = hp // y.shape[2]
+        assert factor in (1, 4) and y.shape[2:] == (hp // factor, wp // factor)
+        assert y.abs().max() <= 128
+        if model.head == "bins":
+            with torch.inference_mode():
+                assert model.logits(x).shape == (2, 313, *y.shape[2:])
+
+    path = tmp_path / f"{arch}.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+    clone = create_model(arch, **TINY.get(arch, {})).eval()
+    clone.load_state_dict(load_file(str(path)), strict=True)
+    with torch.inference_mode():
+        torch.testing.assert_close(clone(x), y)
+
+
+@pytest.mark.parametrize("arch", list_archs())
+def test_spec_is_complete(arch):
+    spec = get_arch(arch)
+    assert spec.task in ("deblur", "colorize")
+    assert spec.size_multiple >= 1 and spec.description
+    assert spec.color_space == ("lab" if spec.task == "colorize" else "rgb")
+    for value in spec.defaults.values():
+        assert not isinstance(value, tuple)  # hyperparameters are JSON values
+
+
+def test_unet_bins_head_and_size():
+    model = create_model("unet", base=4, depth=3, head="bins").eval()
+    l_norm = torch.zeros(1, 1, 16, 16)
+    with torch.inference_mode():
+        assert model.logits(l_norm).shape == (1, 313, 16, 16)
+        assert model(l_norm).shape == (1, 2, 16, 16)
+    default = create_model("unet")
+    assert default.size_multiple == 64
+    megabytes = sum(p.numel() for p in default.parameters()) * 4 / 1e6
+    assert 1 < megabytes < 10
+    with pytest.raises(RuntimeError):
+        create_model("unet", base=4, depth=3).logits(l_norm)
