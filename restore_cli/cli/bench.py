@@ -1,0 +1,179 @@
+"""``restore bench``: measure models' quality, speed and memory on a dataset, the way papers report them.
+
+No torch import here: the work happens in ``restore_cli.bench`` (imported inside the command).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+class BenchTask(str, Enum):
+    deblur = "deblur"
+    colorize = "colorize"
+    pipeline = "pipeline"
+
+
+class SsimVariant(str, Enum):
+    matlab3d = "matlab3d"
+    skimage = "skimage"
+
+
+class BenchPrecision(str, Enum):
+    fp32 = "fp32"
+    fp16 = "fp16"
+    bf16 = "bf16"
+
+
+def bench(
+    dataset: Annotated[
+        str,
+        typer.Option(
+            "--dataset",
+            help="synthetic, gopro, hide, realblur-j, realblur-r, reds, kaggle-blur, or a folder of pairs "
+            "(blur/+sharp/ or input/+target/) or, for colorize, of colour photos.",
+        ),
+    ] = "synthetic",
+    task: Annotated[BenchTask, typer.Option("--task", help="What to benchmark.")] = BenchTask.deblur,
+    root: Annotated[
+        Path | None,
+        typer.Option("--root", help="Where the named dataset lives (default: $RESTORE_DATA/<name>)."),
+    ] = None,
+    models: Annotated[
+        str | None, typer.Option("--models", help="Comma-separated manifest names or weights files.")
+    ] = None,
+    weights: Annotated[
+        list[Path] | None,
+        typer.Option("--weights", help="A .safetensors weights file (repeatable).", dir_okay=False),
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Use only the first N images.")] = None,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
+    precision: Annotated[BenchPrecision, typer.Option("--precision")] = BenchPrecision.fp32,
+    tile: Annotated[str, typer.Option("--tile", help="Tile side: auto, 0 (whole image) or pixels.")] = "auto",
+    passes: Annotated[
+        str, typer.Option("--passes", help="Deblurring passes, e.g. 1,2,3 (one row each).")
+    ] = "1",
+    order: Annotated[
+        str,
+        typer.Option("--order", help="Pipeline orders, e.g. deblur-first,colorize-first (one row each)."),
+    ] = "deblur-first",
+    ssim: Annotated[
+        SsimVariant,
+        typer.Option("--ssim", help="matlab3d (MATLAB on RGB volumes, the GoPro convention) or skimage."),
+    ] = SsimVariant.matlab3d,
+    blur_gamma: Annotated[
+        bool, typer.Option("--blur-gamma", help="GoPro: use blur_gamma/ instead of blur/.")
+    ] = False,
+    json_file: Annotated[Path | None, typer.Option("--json", help="Write the records as JSON.")] = None,
+    csv_file: Annotated[Path | None, typer.Option("--csv", help="Write the records as CSV.")] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write report.md, contact sheets and a chart here.")
+    ] = None,
+    save_outputs: Annotated[
+        Path | None, typer.Option("--save-outputs", help="Write every model output (PNG) under this folder.")
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    """Benchmark models: [dim]restore bench --dataset gopro --root ~/data/GOPRO_Large[/dim]."""
+    from rich.console import Console
+
+    from restore_cli.errors import RestoreError
+
+    err = Console(stderr=True, soft_wrap=True, highlight=False)
+    try:
+        _bench(
+            err,
+            dataset=dataset,
+            task=task.value,
+            root=root,
+            refs=[m.strip() for m in (models or "").split(",") if m.strip()]
+            + [str(w) for w in weights or []],
+            limit=limit,
+            device=device,
+            precision=precision.value,
+            tile=tile,
+            passes=passes,
+            order=order,
+            ssim=ssim.value,
+            blur_gamma=blur_gamma,
+            json_file=json_file,
+            csv_file=csv_file,
+            report=report,
+            save_outputs=save_outputs,
+        )
+    except RestoreError as error:
+        if debug:
+            err.print_exception()
+        from rich.markup import escape
+
+        err.print(f"[red]error:[/red] {escape(' '.join(str(error).split()))}")
+        raise typer.Exit(error.exit_code) from None
+
+
+def _bench(err, *, dataset, task, root, refs, limit, device, precision, tile, passes, order, ssim, blur_gamma,
+           json_file, csv_file, report, save_outputs) -> None:  # fmt: skip
+    """Check options, open the dataset (both before any model loads), run, and print/write results."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from restore_cli.bench import report as reporting
+    from restore_cli.bench.datasets import open_dataset
+    from restore_cli.bench.runner import (
+        build_rows,
+        load_bench_models,
+        parse_int_list,
+        parse_orders,
+        run_benchmark,
+    )
+
+    pass_list = parse_int_list(passes, "passes")
+    orders = parse_orders(order)
+    data = open_dataset(dataset, root=root, task=task, blur_gamma=blur_gamma).limited(limit)
+    models, warnings, resolved = load_bench_models(
+        refs, task=task, device=device, precision=precision, tile=tile
+    )
+    data.warnings = list(data.warnings) + warnings
+    rows = build_rows(task, models, pass_list, orders)
+    for warning in data.warnings:
+        err.print(f"[yellow]warning:[/yellow] {warning}")
+
+    progress = Progress(
+        TextColumn("bench {task.fields[name]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+    with progress:
+        job = progress.add_task("bench", total=len(data.samples), name=data.name)
+        result = run_benchmark(
+            data,
+            rows,
+            ssim_variant=ssim,
+            device=resolved,
+            precision=precision,
+            save_outputs=save_outputs,
+            progress=lambda done, total, name: progress.update(job, completed=done),
+        )
+    Console(soft_wrap=True).print(reporting.rich_table(result.records))
+    for warning in result.warnings[len(data.warnings) :]:
+        err.print(f"[yellow]warning:[/yellow] {warning}")
+    if json_file is not None:
+        reporting.write_json(json_file, result.records, result.warnings)
+    if csv_file is not None:
+        reporting.write_csv(csv_file, result.records)
+    if report is not None:
+        written = reporting.write_report(report, result)
+        err.print(f"report written to {written}")
+    if result.interrupted:
+        err.print("[yellow]interrupted[/yellow]: the table shows the images measured so far")
+        raise typer.Exit(130)
+
+
+if __name__ == "__main__":
+    typer.run(bench)
