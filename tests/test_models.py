@@ -91,3 +91,43 @@ def test_unet_bins_head_and_size():
     assert 1 < megabytes < 10
     with pytest.raises(RuntimeError):
         create_model("unet", base=4, depth=3).logits(l_norm)
+
+
+def test_deblurgan_default_keys_follow_the_2018_release():
+    model = create_model("deblurgan")
+    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    assert shapes["model.1.weight"] == (64, 3, 7, 7)
+    assert shapes["model.4.weight"] == (128, 64, 3, 3)
+    assert shapes["model.7.weight"] == (256, 128, 3, 3)
+    assert shapes["model.10.conv_block.1.weight"] == (256, 256, 3, 3)
+    assert shapes["model.18.conv_block.6.weight"] == (256, 256, 3, 3)
+    assert shapes["model.19.weight"] == (256, 128, 3, 3)  # ConvTranspose2d: in, out, k, k
+    assert shapes["model.22.weight"] == (128, 64, 3, 3)
+    assert shapes["model.26.weight"] == (3, 64, 7, 7) and "model.26.bias" in shapes
+    assert not any("running" in k for k in shapes)  # instance norm: no affine, no running stats
+    assert len(shapes) == 48
+    assert create_model("deblurgan", dropout=0.0).state_dict().keys() == model.state_dict().keys()
+
+
+def test_deblurgan_laplacian_adds_an_input_channel():
+    plain = create_model("deblurgan", ngf=4, n_blocks=1)
+    with_lap = create_model("deblurgan", ngf=4, n_blocks=1, laplacian=True).eval()
+    assert plain.state_dict()["model.1.weight"].shape[1] == 3
+    assert with_lap.state_dict()["model.1.weight"].shape[1] == 4
+    gray = create_model("deblurgan", ngf=4, n_blocks=1, laplacian=True, in_channels=1).eval()
+    assert gray.state_dict()["model.1.weight"].shape[1] == 2
+    x = torch.rand(1, 3, 12, 16)
+    with torch.inference_mode():
+        y = with_lap(x)
+        assert y.shape == x.shape and 0 <= y.min() and y.max() <= 1
+        assert gray(x[:, :1]).shape == (1, 1, 12, 16)
+
+
+def test_deblurgan_zero_last_layer_is_identity():
+    model = create_model("deblurgan", ngf=4, n_blocks=1).eval()
+    with torch.no_grad():
+        model.model[-2].weight.zero_()
+        model.model[-2].bias.zero_()
+    x = torch.rand(1, 3, 8, 8)
+    with torch.inference_mode():
+        torch.testing.assert_close(model(x), x)

@@ -18,6 +18,7 @@ from restore_cli.errors import UnknownModelError
 _ARCH_MODULES = (
     "restore_cli.models.nafnet",
     "restore_cli.models.unet",
+    "restore_cli.models.deblurgan",
 )
 
 
