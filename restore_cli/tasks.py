@@ -1,0 +1,334 @@
+"""The public library API: deblur, colorize, a two-step Pipeline, and inspect_image.
+
+Every function accepts an :class:`restore_cli.io.Image`, a PIL image, or a numpy array (uint8, uint16 or
+float in [0, 1]; ``H x W`` or ``H x W x 1|2|3|4``, where 2 and 4 channels carry alpha) and returns the same
+kind (PIL images come back 8-bit).
+Alpha is set aside and re-attached untouched. ``model`` may be a loaded model, a manifest name, a path to a
+``.safetensors`` file, or None for the task's default weights; loaded models are cached per process.
+
+Choices: ``--order auto`` colorizes an image only when it is gray (one channel, or RGB whose channels agree
+within ``gray_tolerance``) and deblurs it only when its blur score (variance of the Laplacian on 8-bit luma)
+is below ``blur_threshold`` (default :data:`DEFAULT_BLUR_THRESHOLD`, the common rule of thumb of 100).
+A gray image that a pipeline will colorize is reduced to one channel first, so a gray deblur model is used
+when there is one. With an explicit order both steps always run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from restore_cli.errors import NoDefaultWeightsError, UsageError
+
+DEFAULT_BLUR_THRESHOLD = 100.0
+DEFAULT_GRAY_TOLERANCE = 2 / 255
+ORDERS = ("deblur-first", "colorize-first", "auto")
+
+_default_engine: Any = None
+_model_cache: dict[tuple[str, str, str], Any] = {}
+
+
+# ---------------------------------------------------------------------------------------- engine, models
+
+
+def default_engine() -> Any:
+    """The engine used when none is passed: device auto, fp32, created once."""
+    global _default_engine
+    if _default_engine is None:
+        from restore_cli.engine import Engine
+
+        _default_engine = Engine()
+    return _default_engine
+
+
+def _is_loaded(model: Any) -> bool:
+    return hasattr(model, "module") and hasattr(model, "task")
+
+
+def resolve_model(model: Any, task: str, engine: Any) -> Any:
+    """A loaded model for ``task`` from a loaded model, a manifest name, a path, or None (the default).
+
+    For ``task="deblur-gray"`` with no ``model``, the gray default is used when one exists, else the RGB one.
+    """
+    if _is_loaded(model):
+        return model
+    if model is not None and not isinstance(model, (str, Path)):
+        raise UsageError(
+            f"model must be a loaded model, a weights name or a path, not {type(model).__name__}"
+        )
+    device = str(engine.device)
+    if task == "deblur-gray":
+        if model is not None:
+            return resolve_model(model, "deblur", engine)
+        try:
+            return _load_cached(None, "deblur-gray", device)
+        except NoDefaultWeightsError:
+            return _load_cached(None, "deblur", device)
+    return _load_cached(model, task, device)
+
+
+def _load_cached(ref: str | Path | None, task: str, device: str) -> Any:
+    key = (str(ref) if ref is not None else "", task, device)
+    if key not in _model_cache:
+        from restore_cli.weights import load_model
+
+        _model_cache[key] = load_model(ref, task=task, device=device)
+    return _model_cache[key]
+
+
+def clear_model_cache() -> None:
+    """Forget loaded models (e.g. after weights files changed on disk)."""
+    _model_cache.clear()
+
+
+# ------------------------------------------------------------------------------------ input conversion
+
+
+@dataclasses.dataclass
+class _Input:
+    """An input as an :class:`restore_cli.io.Image`, plus what is needed to give back the same kind."""
+
+    image: Any  # restore_cli.io.Image
+    kind: str  # "image" | "pil" | "numpy"
+    original: Any
+
+    @property
+    def pixels(self) -> np.ndarray:
+        return self.image.pixels
+
+    @property
+    def alpha(self) -> np.ndarray | None:
+        return self.image.alpha
+
+
+def _to_input(image: Any) -> _Input:
+    """Accept io.Image, PIL.Image or numpy (converted by io, the one conversion boundary)."""
+    from restore_cli import io
+
+    if isinstance(image, io.Image):
+        pixels = np.asarray(image.pixels, dtype=np.float32)
+        if pixels.ndim == 2:
+            image = dataclasses.replace(image, pixels=pixels[..., None])
+        return _Input(image, "image", image)
+    if isinstance(image, np.ndarray):
+        return _Input(io.from_array(image), "numpy", image)
+    from PIL import Image as PILImage
+
+    if isinstance(image, PILImage.Image):
+        return _Input(io.from_pil(image), "pil", image)
+    raise UsageError(
+        f"cannot restore a {type(image).__name__}; pass a restore Image, a PIL image or a numpy array"
+    )
+
+
+def _output(inp: _Input, pixels: np.ndarray) -> Any:
+    """Give ``pixels`` (H x W x 1|3 float32) back as the kind of object the caller passed in, alpha kept."""
+    from restore_cli import io
+
+    pixels = np.clip(pixels, 0.0, 1.0).astype(np.float32, copy=False)
+    changes: dict[str, Any] = {"pixels": pixels}
+    if pixels.shape[2] != inp.pixels.shape[2]:  # colorized: gray became RGB (bit depth is kept)
+        changes["mode"] = "RGBA" if inp.alpha is not None else "RGB"
+    result = dataclasses.replace(inp.image, **changes)
+    if inp.kind == "image":
+        return result
+    if inp.kind == "numpy":
+        return io.to_array(result, like=inp.original)
+    return io.to_pil(result)
+
+
+# ------------------------------------------------------------------------------------------ operations
+
+
+def _deblur_pixels(
+    pixels: np.ndarray, model: Any, passes: int, engine: Any, tile: int | str, gray_model: Any = None
+) -> np.ndarray:
+    if passes < 1:
+        raise UsageError(f"passes must be at least 1, got {passes}")
+    gray = pixels.shape[2] == 1
+    if _is_loaded(model):
+        loaded = model
+    elif model is None and gray:
+        loaded = gray_model if gray_model is not None else resolve_model(None, "deblur-gray", engine)
+    else:
+        loaded = resolve_model(model, "deblur", engine)
+    return engine.run_deblur(loaded, pixels, tile=tile, passes=passes)
+
+
+def _colorize_pixels(pixels: np.ndarray, model: Any, engine: Any) -> np.ndarray:
+    loaded = resolve_model(model, "colorize", engine)
+    return engine.run_colorize(loaded, pixels)
+
+
+def deblur(
+    image: Any, model: Any = None, passes: int = 1, engine: Any = None, tile: int | str = "auto"
+) -> Any:
+    """Remove motion blur, ``passes`` times; returns the same kind of object, same size, alpha kept.
+
+    A gray image stays gray; with no ``model`` it uses the gray default when one exists.
+    """
+    engine = engine or default_engine()
+    inp = _to_input(image)
+    return _output(inp, _deblur_pixels(inp.pixels, model, passes, engine, tile))
+
+
+def colorize(image: Any, model: Any = None, engine: Any = None) -> Any:
+    """Add colour; the output is RGB (RGBA with the original alpha) with the input's lightness kept."""
+    engine = engine or default_engine()
+    inp = _to_input(image)
+    return _output(inp, _colorize_pixels(inp.pixels, model, engine))
+
+
+def _is_gray(pixels: np.ndarray, tolerance: float) -> bool:
+    if pixels.shape[2] == 1:
+        return True
+    from restore_cli import io
+
+    return bool(io.is_gray(pixels, tolerance))
+
+
+def _blur_score(pixels: np.ndarray) -> float:
+    from restore_cli import io
+
+    return float(io.blur_score(pixels))
+
+
+class Pipeline:
+    """Deblur and colorize in a chosen order, or decide per image (``order="auto"``).
+
+    Models are resolved on first use, so a pipeline that never needs a step never loads its weights.
+    ``tile`` (default ``"auto"``) is passed to the engine for deblurring.
+    """
+
+    def __init__(
+        self,
+        order: str = "deblur-first",
+        passes: int = 1,
+        deblur_model: Any = None,
+        colorize_model: Any = None,
+        gray_deblur_model: Any = None,
+        blur_threshold: float = DEFAULT_BLUR_THRESHOLD,
+        gray_tolerance: float = DEFAULT_GRAY_TOLERANCE,
+        engine: Any = None,
+        tile: int | str = "auto",
+    ) -> None:
+        if order not in ORDERS:
+            raise UsageError(f"unknown order {order!r}; use {', '.join(ORDERS)}")
+        if passes < 1:
+            raise UsageError(f"passes must be at least 1, got {passes}")
+        if blur_threshold < 0 or gray_tolerance < 0:
+            raise UsageError("blur_threshold and gray_tolerance must not be negative")
+        self.order = order
+        self.passes = passes
+        self.deblur_model = deblur_model
+        self.colorize_model = colorize_model
+        self.gray_deblur_model = gray_deblur_model
+        self.blur_threshold = float(blur_threshold)
+        self.gray_tolerance = float(gray_tolerance)
+        self.engine = engine
+        self.tile = tile
+
+    def __repr__(self) -> str:
+        return f"Pipeline(order={self.order!r}, passes={self.passes}, blur_threshold={self.blur_threshold})"
+
+    def _analyse(self, pixels: np.ndarray) -> dict[str, Any]:
+        score = _blur_score(pixels)
+        return {
+            "gray": _is_gray(pixels, self.gray_tolerance),
+            "blur_score": score,
+            "blurry": score < self.blur_threshold,
+        }
+
+    def _steps(self, facts: dict[str, Any] | None) -> list[str]:
+        if self.order == "deblur-first":
+            return ["deblur", "colorize"]
+        if self.order == "colorize-first":
+            return ["colorize", "deblur"]
+        assert facts is not None
+        steps = []
+        if facts["blurry"]:
+            steps.append("deblur")
+        if facts["gray"]:
+            steps.append("colorize")
+        return steps
+
+    def plan(self, image: Any) -> list[str]:
+        """The steps this pipeline would run on ``image``, in order: ``"deblur"`` and/or ``"colorize"``."""
+        pixels = _to_input(image).pixels
+        return self._steps(self._analyse(pixels) if self.order == "auto" else None)
+
+    def __call__(self, image: Any) -> Any:
+        """Run the planned steps; returns the same kind of object (RGB after colorizing), alpha kept."""
+        engine = self.engine or default_engine()
+        inp = _to_input(image)
+        pixels = inp.pixels
+        if self.order == "auto":
+            facts = self._analyse(pixels)
+            steps = self._steps(facts)
+            if facts["gray"] and "colorize" in steps and pixels.shape[2] == 3:
+                pixels = pixels.mean(axis=2, keepdims=True, dtype=np.float32)
+        else:
+            steps = self._steps(None)
+            if steps[0] == "deblur" and pixels.shape[2] == 3 and _is_gray(pixels, self.gray_tolerance):
+                pixels = pixels.mean(axis=2, keepdims=True, dtype=np.float32)
+        for step in steps:
+            if step == "deblur":
+                pixels = _deblur_pixels(
+                    pixels,
+                    self.deblur_model,
+                    self.passes,
+                    engine,
+                    self.tile,
+                    gray_model=self.gray_deblur_model,
+                )
+            else:
+                pixels = _colorize_pixels(pixels, self.colorize_model, engine)
+        return _output(inp, pixels)
+
+
+def inspect_image(
+    image: Any,
+    blur_threshold: float = DEFAULT_BLUR_THRESHOLD,
+    gray_tolerance: float = DEFAULT_GRAY_TOLERANCE,
+) -> dict[str, Any]:
+    """Size, mode, bit depth, gray or not, blur score, and what ``--order auto`` would do (JSON-ready)."""
+    inp = _to_input(image)
+    h, w, c = inp.pixels.shape
+    auto = Pipeline(order="auto", blur_threshold=blur_threshold, gray_tolerance=gray_tolerance)
+    facts = auto._analyse(inp.pixels)
+    mode = image.mode if inp.kind == "pil" else inp.image.mode
+    bit_depth = int(inp.image.bit_depth)
+    info: dict[str, Any] = {
+        "size": [w, h],
+        "width": w,
+        "height": h,
+        "mode": mode,
+        "bit_depth": bit_depth,
+        "channels": c,
+        "alpha": inp.alpha is not None,
+        "gray": facts["gray"],
+        "blur_score": round(facts["blur_score"], 3),
+        "blur_threshold": float(blur_threshold),
+        "blurry": facts["blurry"],
+        "auto": auto._steps(facts),
+    }
+    path = inp.image.path
+    if path is not None:
+        info["path"] = str(path)
+    return info
+
+
+__all__ = [
+    "DEFAULT_BLUR_THRESHOLD",
+    "DEFAULT_GRAY_TOLERANCE",
+    "Pipeline",
+    "clear_model_cache",
+    "colorize",
+    "deblur",
+    "default_engine",
+    "inspect_image",
+    "resolve_model",
+]
