@@ -160,7 +160,10 @@ def _bench(err, *, dataset, task, root, refs, limit, device, precision, tile, pa
             save_outputs=save_outputs,
             progress=lambda done, total, name: progress.update(job, completed=done),
         )
-    Console(soft_wrap=True).print(reporting.rich_table(result.records))
+    out = Console(soft_wrap=True)
+    if not out.is_terminal:  # piped or captured: do not squeeze the table into 80 columns
+        out = Console(soft_wrap=True, width=200)
+    out.print(reporting.rich_table(result.records))
     for warning in result.warnings[len(data.warnings) :]:
         err.print(f"[yellow]warning:[/yellow] {warning}")
     if json_file is not None:
