@@ -392,11 +392,11 @@ def run_images(
     ``build_process`` is called only when at least one image needs processing: it creates the engine and loads
     the models (so usage errors and fully skipped re-runs never load a model).
     """
-    from restore_cli import batch
-
     check_write_mode(overwrite, skip_existing)
     if not inputs:
         raise UsageError("no inputs given; pass image files, folders or globs")
+    from restore_cli import batch
+
     items = batch.expand_inputs(list(inputs), recursive=recursive)
     if not items:
         hint = "" if recursive else " (add --recursive to look into subfolders)"

@@ -12,6 +12,19 @@ from restore_cli.cli import common
 _PIPE = "Pipeline"
 
 
+def _load(ref: str | None, task: str, device: str) -> Any:
+    """Load one of the pipeline's models; a missing default names the pipeline's own options."""
+    from restore_cli.errors import NoDefaultWeightsError
+
+    try:
+        return common.load_weights(ref, task, device)
+    except NoDefaultWeightsError:
+        raise NoDefaultWeightsError(
+            f"no default {task} weights are installed; pass --{task}-weights FILE.safetensors or "
+            f"--{task}-model NAME (see `restore weights list`)"
+        ) from None
+
+
 def pipeline(
     inputs: common.Inputs,
     recursive: common.Recursive = False,
@@ -80,24 +93,22 @@ def pipeline(
 
         engine = common.make_engine(device, precision)
         on = common.engine_device(engine)
-        loaded_deblur = common.load_weights(deblur_ref, "deblur", on)
-        loaded_colorize = common.load_weights(colorize_ref, "colorize", on)
+        loaded_deblur = _load(deblur_ref, "deblur", on)
+        loaded_colorize = _load(colorize_ref, "colorize", on)
         gray_deblur = common.load_optional_default("deblur-gray", on) if deblur_ref is None else None
         options: dict[str, Any] = {}
         if blur_threshold is not None:
             options["blur_threshold"] = blur_threshold
-        runner = Pipeline(
+        return Pipeline(
             order=order.value,
             passes=passes,
             deblur_model=loaded_deblur,
             colorize_model=loaded_colorize,
             gray_deblur_model=gray_deblur,
             engine=engine,
+            tile=tile_size,
             **options,
         )
-        if tile_size != "auto" and hasattr(runner, "tile"):
-            runner.tile = tile_size
-        return runner
 
     common.run_images(
         label="pipeline",
