@@ -17,7 +17,7 @@ TINY: dict[str, dict] = {
     "rednet30": {"width": 4, "depth": 6},
     "msdeblur": {"width": 4, "n_blocks": 1},
     "eccv16": {"width": 0.0625},
-    "siggraph17": {"width": 0.0625},
+    "siggraph17": {"width": 0.0625, "classes": 8},
 }
 
 
@@ -131,3 +131,61 @@ def test_deblurgan_zero_last_layer_is_identity():
     x = torch.rand(1, 3, 8, 8)
     with torch.inference_mode():
         torch.testing.assert_close(model(x), x)
+
+
+def _meta_shapes(arch: str) -> dict[str, tuple[int, ...]]:
+    """Parameter shapes of an architecture's default (full-size) config, built without allocating memory."""
+    with torch.device("meta"):
+        model = create_model(arch)
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def test_eccv16_default_keys_follow_the_official_port():
+    shapes = _meta_shapes("eccv16")
+    assert shapes["model1.0.weight"] == (64, 1, 3, 3)
+    assert shapes["model1.4.running_mean"] == (64,)
+    assert shapes["model3.6.weight"] == (256,)
+    assert shapes["model5.0.weight"] == (512, 512, 3, 3)
+    assert shapes["model8.0.weight"] == (512, 256, 4, 4)
+    assert shapes["model8.6.weight"] == (313, 256, 1, 1) and "model8.6.bias" in shapes
+    assert shapes["model_out.weight"] == (2, 313, 1, 1) and "model_out.bias" not in shapes
+    assert not any(k.startswith("bins") for k in shapes)
+
+
+def test_eccv16_annealed_mean_at_t1_equals_the_official_plain_mean():
+    from restore_cli.color import annealed_mean
+
+    model = create_model("eccv16", width=0.0625).eval()
+    l_norm = torch.rand(1, 1, 16, 24) - 0.5
+    with torch.inference_mode():
+        logits = model.logits(l_norm)
+        assert logits.shape == (1, 313, 4, 6)
+        torch.testing.assert_close(model.plain_mean(l_norm), annealed_mean(logits, T=1.0))
+        torch.testing.assert_close(model(l_norm), annealed_mean(logits, T=0.38))
+
+
+def test_siggraph17_default_keys_follow_the_official_port():
+    shapes = _meta_shapes("siggraph17")
+    assert shapes["model1.0.weight"] == (64, 4, 3, 3)  # L, two ab hints, mask
+    assert shapes["model1.4.weight"] == (64,)
+    assert shapes["model8up.0.weight"] == (512, 256, 4, 4)
+    assert shapes["model3short8.0.weight"] == (256, 256, 3, 3)
+    assert shapes["model8.1.weight"] == (256, 256, 3, 3) and shapes["model8.5.weight"] == (256,)
+    assert shapes["model9.3.weight"] == (128,)
+    assert shapes["model1short10.0.weight"] == (128, 64, 3, 3)
+    assert shapes["model10.1.weight"] == (128, 128, 3, 3)
+    assert shapes["model_class.0.weight"] == (529, 256, 1, 1)
+    assert shapes["model_out.0.weight"] == (2, 128, 1, 1)
+
+
+def test_siggraph17_hints_change_the_output():
+    model = create_model("siggraph17", width=0.0625, classes=8).eval()
+    l_norm = torch.rand(1, 1, 16, 16) - 0.5
+    hints = torch.zeros(1, 2, 16, 16)
+    mask = torch.zeros(1, 1, 16, 16)
+    with torch.inference_mode():
+        auto = model(l_norm)
+        torch.testing.assert_close(model.forward_with_hints(l_norm, hints, mask), auto)
+        hints[:, :, 8, 8] = torch.tensor([60.0, -40.0])
+        mask[:, :, 8, 8] = 1.0
+        assert not torch.allclose(model.forward_with_hints(l_norm, hints, mask), auto)

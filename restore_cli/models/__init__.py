@@ -19,6 +19,8 @@ _ARCH_MODULES = (
     "restore_cli.models.nafnet",
     "restore_cli.models.unet",
     "restore_cli.models.deblurgan",
+    "restore_cli.models.eccv16",
+    "restore_cli.models.siggraph17",
 )
 
 
