@@ -415,24 +415,27 @@ def run_benchmark(
             source, truth = sample.load()
             pixels = source.astype(np.float32) / 255.0
             megapixels = source.shape[0] * source.shape[1] / 1e6
+            # Every row runs on this image before any is scored, so an interrupted image counts for none.
+            outputs = []
             for tally in tallies:
                 row = tally.row
                 if row.is_baseline:
-                    output = source
-                    seconds, peak = 0.0, 0
-                else:
-                    if warmup and id(row) not in warmed:
-                        _apply(row, pixels)
-                        warmed.add(id(row))
-                    result, seconds, peak = clock.call(lambda row=row, pixels=pixels: _apply(row, pixels))
-                    output = metrics.to_uint8(result)
+                    outputs.append((source, 0.0, 0))
+                    continue
+                if warmup and id(row) not in warmed:
+                    _apply(row, pixels)
+                    warmed.add(id(row))
+                result, seconds, peak = clock.call(lambda row=row, pixels=pixels: _apply(row, pixels))
+                outputs.append((metrics.to_uint8(result), seconds, peak))
+            for tally, (output, seconds, peak) in zip(tallies, outputs):
+                if not tally.row.is_baseline:
                     tally.seconds += seconds
                     tally.megapixels += megapixels
                     tally.peak_bytes = max(tally.peak_bytes, peak)
                 _score(tally, dataset, sample.name, source, output, truth, ssim_variant)
                 tally.images += 1
-                if save_outputs is not None and not row.is_baseline:
-                    _save(save_outputs, row, sample.name, output)
+                if save_outputs is not None and not tally.row.is_baseline:
+                    _save(save_outputs, tally.row, sample.name, output)
             done = index + 1
             if progress is not None:
                 progress(done, total, sample.name)
