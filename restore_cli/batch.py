@@ -1,0 +1,422 @@
+"""Many images in one run: expand inputs, plan output paths, then process each image on its own.
+
+Three steps, so that every usage error is found before a model loads:
+
+1. :func:`expand_inputs` turns files, folders and globs into :class:`InputItem` s. A path that does not exist
+   becomes an item carrying its error (reported with the others, never an exception); a folder contributes
+   its image files (by extension, sorted, hidden files skipped; subfolders with ``recursive``) and is
+   remembered as the base of a tree to mirror.
+2. :func:`plan_outputs` picks one output per input (:class:`Job`). Output equal to any input, or two inputs
+   sharing one output, is a :class:`UsageError`; an existing output fails that job unless ``overwrite``
+   (replace) or ``skip_existing`` (skip).
+3. :func:`run_batch` reads, processes and writes each job (writes are atomic in ``io``); a failing image is
+   recorded and the next one starts. Ctrl-C abandons the current image (no partial file is left) and
+   returns a result marked ``interrupted``, so the caller can print a summary; re-running with
+   ``skip_existing`` finishes the rest.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from restore_cli.errors import BadImageError, RestoreError, UsageError
+
+IMAGE_EXTENSIONS = frozenset(
+    {".png", ".jpg", ".jpeg", ".jpe", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".mpo"}
+)
+"""Extensions picked up from folders and globs (files named explicitly are decoded by content whatever
+their extension)."""
+
+OUTPUT_FORMATS = ("png", "jpg", "webp", "tiff", "same")
+_GLOB_CHARS = frozenset("*?[")
+
+# Job and record statuses.
+PENDING, OK, SKIPPED, FAILED = "pending", "ok", "skipped", "failed"
+
+
+@dataclass
+class InputItem:
+    """One input image: its path, the folder it was found under (for mirroring), or the error it carries."""
+
+    path: Path
+    base: Path | None = None
+    """The folder or glob root given by the user; outputs mirror ``path`` relative to it. None for files."""
+    error: RestoreError | None = None
+    explicit: bool = False
+    """True when the user named this file directly (not found through a folder or a glob)."""
+
+    @property
+    def input(self) -> str:
+        return str(self.path)
+
+    @property
+    def relative(self) -> Path:
+        """The path under ``base`` (just the file name for files named directly)."""
+        if self.base is None:
+            return Path(self.path.name)
+        try:
+            return self.path.relative_to(self.base)
+        except ValueError:
+            return Path(self.path.name)
+
+
+@dataclass
+class Job:
+    """An input with its planned output; ``status`` is pending, or already skipped / failed by the plan."""
+
+    input: Path
+    output: Path | None
+    status: str = PENDING
+    message: str = ""
+    error: RestoreError | None = None
+
+
+@dataclass
+class BatchRecord:
+    """What happened to one image; ``to_dict()`` is the ``--json`` record."""
+
+    input: str
+    output: str | None
+    status: str
+    message: str = ""
+    seconds: float = 0.0
+    size: list[int] | None = None
+    """``[width, height]`` of the input, when it was read."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "input": self.input,
+            "output": self.output,
+            "status": self.status,
+            "message": self.message,
+            "seconds": round(self.seconds, 4),
+            "size": list(self.size) if self.size is not None else None,
+        }
+
+
+@dataclass
+class BatchResult:
+    """All records of a run, in input order; ``interrupted`` when Ctrl-C stopped it early."""
+
+    records: list[BatchRecord] = field(default_factory=list)
+    interrupted: bool = False
+
+    def count(self, status: str) -> int:
+        return sum(1 for record in self.records if record.status == status)
+
+    @property
+    def ok(self) -> int:
+        return self.count(OK)
+
+    @property
+    def skipped(self) -> int:
+        return self.count(SKIPPED)
+
+    @property
+    def failed(self) -> int:
+        return self.count(FAILED)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every image was written or skipped, 1 when any failed or the run was interrupted."""
+        return 1 if self.failed or self.interrupted else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "records": [record.to_dict() for record in self.records],
+            "ok": self.ok,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "interrupted": self.interrupted,
+        }
+
+
+# ------------------------------------------------------------------------------------------------ inputs
+
+
+def _is_image_file(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".") and path.is_file()
+
+
+def _folder_images(folder: Path, recursive: bool) -> list[Path]:
+    """Image files in ``folder`` (and below with ``recursive``), sorted, skipping hidden files and folders."""
+    found: list[Path] = []
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if recursive else []
+        found.extend(p for p in (Path(root) / name for name in files) if _is_image_file(p))
+    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+
+
+def _glob_root(pattern: str) -> Path:
+    """The leading folders of a glob pattern that contain no wildcard (the base of the mirrored tree)."""
+    parts = Path(pattern).parts
+    static: list[str] = []
+    for part in parts[:-1]:
+        if _GLOB_CHARS & set(part):
+            break
+        static.append(part)
+    return Path(*static) if static else Path(".")
+
+
+def expand_inputs(inputs: Iterable[str | os.PathLike[str]], recursive: bool = False) -> list[InputItem]:
+    """Files, folders and globs -> one item per image, in the order given (each folder and glob sorted).
+
+    A missing path, or a glob matching no image, becomes an item with ``error`` set. The same file reached
+    twice is kept once.
+    """
+    items: list[InputItem] = []
+    seen: set[str] = set()
+
+    def add(item: InputItem) -> None:
+        key = _key(item.path) if item.error is None else f"error:{item.path}"
+        if key not in seen:
+            seen.add(key)
+            items.append(item)
+
+    for raw in inputs:
+        text = os.fspath(raw)
+        path = Path(text).expanduser()
+        if path.is_dir():
+            for found in _folder_images(path, recursive):
+                add(InputItem(found, base=path))
+        elif path.is_file():
+            add(InputItem(path, explicit=True))
+        elif _GLOB_CHARS & set(text):
+            root = _glob_root(os.path.expanduser(text))
+            matches = sorted(glob.glob(os.path.expanduser(text), recursive=recursive))
+            files = [Path(m) for m in matches if _is_image_file(Path(m))]
+            folders = [Path(m) for m in matches if Path(m).is_dir()]
+            for folder in folders:
+                files.extend(_folder_images(folder, recursive))
+            if not files:
+                add(InputItem(path, error=BadImageError("no image files match this pattern", text)))
+            for found in files:
+                add(InputItem(found, base=root))
+        elif path.exists():
+            add(InputItem(path, error=BadImageError("is not a regular file; give an image file", path)))
+        else:
+            add(InputItem(path, error=BadImageError("does not exist; check the path", path)))
+    return items
+
+
+def _key(path: Path) -> str:
+    """A comparison key for paths that name the same file (absolute, symlinks resolved, case per OS)."""
+    try:
+        resolved = path.resolve(strict=False)
+    except OSError:
+        resolved = Path(os.path.abspath(path))
+    return os.path.normcase(str(resolved))
+
+
+# ----------------------------------------------------------------------------------------------- outputs
+
+
+def _extension(item: InputItem, fmt: str) -> str:
+    if fmt != "same":
+        return fmt
+    from restore_cli.io import SUPPORTED_OUTPUT_FORMATS
+
+    ext = item.path.suffix.lower().lstrip(".")
+    if ext not in SUPPORTED_OUTPUT_FORMATS:
+        raise BadImageError(
+            f"--format same cannot write .{ext or '(none)'}; use --format png, jpg, webp or tiff", item.path
+        )
+    return ext
+
+
+def _output_is_file(items: list[InputItem], output: str) -> bool:
+    """-o names a file for exactly one directly named input, unless it is a folder or looks like one."""
+    if len(items) != 1 or not items[0].explicit:
+        return False
+    path = Path(output).expanduser()
+    if output.endswith(("/", os.sep)) or path.is_dir():
+        return False
+    return bool(path.suffix)
+
+
+def plan_outputs(
+    items: list[InputItem],
+    output: str | os.PathLike[str] | None = None,
+    suffix: str = "_deblurred",
+    fmt: str = "png",
+    overwrite: bool = False,
+    skip_existing: bool = False,
+) -> list[Job]:
+    """One job per item: where its output goes, and whether it is skipped or already failed.
+
+    Default: ``<stem><suffix>.<fmt>`` beside the input. ``output`` is a file for one directly named input
+    (its extension picks the format), otherwise a folder under which each folder input's tree is mirrored.
+    Raises UsageError when an output would be an input or two inputs would share an output.
+    """
+    fmt = (fmt or "png").lower().lstrip(".")
+    if fmt == "jpeg":
+        fmt = "jpg"
+    if fmt == "tif":
+        fmt = "tiff"
+    if fmt not in OUTPUT_FORMATS:
+        raise UsageError(f"unknown output format {fmt!r}; use {', '.join(OUTPUT_FORMATS)}")
+    if overwrite and skip_existing:
+        raise UsageError("--overwrite and --skip-existing contradict each other; choose one")
+    if os.sep in suffix or "/" in suffix:
+        raise UsageError(f"--suffix {suffix!r} must not contain a path separator")
+    output_text = os.fspath(output) if output is not None else None
+    output_file = output_text is not None and _output_is_file(items, output_text)
+    if output_file:
+        from restore_cli.io import SUPPORTED_OUTPUT_FORMATS
+
+        ext = Path(output_text).suffix.lower().lstrip(".")
+        if ext not in SUPPORTED_OUTPUT_FORMATS:
+            raise UsageError(
+                f"{output_text}: cannot write .{ext}; use one of "
+                + ", ".join(f".{e}" for e in SUPPORTED_OUTPUT_FORMATS)
+            )
+    elif output_text is not None and Path(output_text).expanduser().is_file():
+        raise UsageError(f"{output_text}: is a file, but several inputs need an output folder; give a folder")
+
+    inputs = {_key(item.path): item.path for item in items if item.error is None}
+    claimed: dict[str, Path] = {}
+    jobs: list[Job] = []
+    for item in items:
+        if item.error is not None:
+            jobs.append(Job(item.path, None, FAILED, str(item.error), item.error))
+            continue
+        try:
+            ext = _extension(item, fmt)
+        except RestoreError as err:
+            jobs.append(Job(item.path, None, FAILED, str(err), err))
+            continue
+        name = f"{item.path.stem}{suffix}.{ext}"
+        if output_file:
+            destination = Path(output_text).expanduser()
+        elif output_text is not None:
+            destination = Path(output_text).expanduser() / item.relative.parent / name
+        else:
+            destination = item.path.parent / name
+        key = _key(destination)
+        if key in inputs:
+            raise UsageError(
+                f"{destination}: the output would replace the input {inputs[key]}; inputs are never "
+                "overwritten: choose another --suffix, --format or -o"
+            )
+        if key in claimed:
+            raise UsageError(
+                f"{destination}: both {claimed[key]} and {item.path} would be written here; "
+                "use -o with a folder tree, or process them separately"
+            )
+        claimed[key] = item.path
+        jobs.append(_existing_check(Job(item.path, destination), overwrite, skip_existing))
+    return jobs
+
+
+def _existing_check(job: Job, overwrite: bool, skip_existing: bool) -> Job:
+    destination = job.output
+    assert destination is not None
+    if destination.is_dir():
+        err = BadImageError("is a folder; cannot write the output here", destination)
+        job.status, job.message, job.error = FAILED, str(err), err
+    elif destination.exists() or destination.is_symlink():
+        if skip_existing:
+            job.status, job.message = SKIPPED, "output exists"
+        elif not overwrite:
+            err = BadImageError(
+                "already exists; pass --overwrite to replace it (or --skip-existing)", destination
+            )
+            job.status, job.message, job.error = FAILED, str(err), err
+    return job
+
+
+# ------------------------------------------------------------------------------------------------ running
+
+
+def run_batch(
+    jobs: list[Job],
+    process: Callable[[Any], Any],
+    *,
+    on_progress: Callable[[BatchRecord], None] | None = None,
+    read_kwargs: dict[str, Any] | None = None,
+    write_kwargs: dict[str, Any] | None = None,
+) -> BatchResult:
+    """Read, ``process`` and write each pending job; one failure never stops the others.
+
+    ``process`` takes and returns an :class:`restore_cli.io.Image`. ``on_progress(record)`` is called once
+    per job as soon as its record exists. Ctrl-C abandons the image in hand (atomic writes leave nothing)
+    and returns the result with ``interrupted=True``; its record says to re-run with ``--skip-existing``.
+    """
+    from restore_cli import io
+
+    read_kwargs = dict(read_kwargs or {})
+    write_kwargs = dict(write_kwargs or {})
+    result = BatchResult()
+
+    def emit(record: BatchRecord) -> None:
+        result.records.append(record)
+        if on_progress is not None:
+            on_progress(record)
+
+    for job in jobs:
+        source = str(job.input)
+        target = str(job.output) if job.output is not None else None
+        if job.status != PENDING:
+            emit(BatchRecord(source, target, job.status, job.message))
+            continue
+        started = time.perf_counter()
+        size: list[int] | None = None
+        try:
+            image = io.read_image(job.input, **read_kwargs)
+            size = [int(image.pixels.shape[1]), int(image.pixels.shape[0])]
+            restored = process(image)
+            if not isinstance(restored, io.Image):
+                raise RestoreError(f"processing returned {type(restored).__name__}, not an image", job.input)
+            io.write_image(restored, job.output, **write_kwargs)
+        except KeyboardInterrupt:
+            result.interrupted = True
+            emit(
+                BatchRecord(
+                    source,
+                    target,
+                    FAILED,
+                    "interrupted before this image was written; re-run with --skip-existing to finish",
+                    time.perf_counter() - started,
+                    size,
+                )
+            )
+            break
+        except RestoreError as err:
+            record = BatchRecord(
+                source, target, FAILED, _one_line(str(err)), time.perf_counter() - started, size
+            )
+            record.exception = err  # not part of to_dict(): for --debug tracebacks
+            emit(record)
+        except Exception as err:  # a bug or library error in one image must not stop the batch
+            message = f"{source}: unexpected {type(err).__name__}: {_one_line(str(err))} (rerun with --debug)"
+            record = BatchRecord(source, target, FAILED, message, time.perf_counter() - started, size)
+            record.exception = err
+            record.traceback = traceback.format_exc()
+            emit(record)
+        else:
+            emit(BatchRecord(source, target, OK, "", time.perf_counter() - started, size))
+    return result
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "OUTPUT_FORMATS",
+    "BatchRecord",
+    "BatchResult",
+    "InputItem",
+    "Job",
+    "expand_inputs",
+    "plan_outputs",
+    "run_batch",
+]
