@@ -189,3 +189,34 @@ def test_siggraph17_hints_change_the_output():
         hints[:, :, 8, 8] = torch.tensor([60.0, -40.0])
         mask[:, :, 8, 8] = 1.0
         assert not torch.allclose(model.forward_with_hints(l_norm, hints, mask), auto)
+
+
+def test_rednet30_layout_and_residual():
+    shapes = _meta_shapes("rednet30")
+    assert sum(k.startswith("convs.") and k.endswith("weight") for k in shapes) == 15
+    assert sum(k.startswith("deconvs.") and k.endswith("weight") for k in shapes) == 15
+    assert shapes["convs.0.weight"] == (64, 3, 3, 3) and shapes["deconvs.14.weight"] == (64, 3, 3, 3)
+    model = create_model("rednet30", width=4, depth=4).eval()
+    with torch.no_grad():
+        model.deconvs[-1].weight.zero_()
+        model.deconvs[-1].bias.zero_()
+    x = torch.rand(1, 3, 7, 9)
+    with torch.inference_mode():
+        torch.testing.assert_close(model(x), x)  # last layer silent: output is the input
+
+
+def test_msdeblur_pyramid_is_coarse_to_fine():
+    from restore_cli.models.msdeblur import image_pyramid
+
+    model = create_model("msdeblur", width=4, n_blocks=1).eval()
+    assert model.size_multiple == 4
+    x = torch.rand(2, 3, 16, 24)
+    with torch.inference_mode():
+        outs = model.forward_pyramid(x)
+        assert [tuple(o.shape[-2:]) for o in outs] == [(4, 6), (8, 12), (16, 24)]
+        torch.testing.assert_close(model(x), outs[-1])
+    targets = image_pyramid(x, 3)
+    assert [t.shape for t in targets] == [o.shape for o in outs]
+    torch.testing.assert_close(targets[0].mean(), x.mean())
+    two = create_model("msdeblur", width=4, n_blocks=1, scales=2)
+    assert two.size_multiple == 2 and len(two.levels) == 2

@@ -21,6 +21,8 @@ _ARCH_MODULES = (
     "restore_cli.models.deblurgan",
     "restore_cli.models.eccv16",
     "restore_cli.models.siggraph17",
+    "restore_cli.models.rednet",
+    "restore_cli.models.msdeblur",
 )
 
 
