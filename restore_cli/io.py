@@ -192,11 +192,13 @@ def _check_readable_file(path: Path) -> None:
 def _decompression_bomb_limit(max_pixels: int) -> Iterator[None]:
     """Make Pillow's bomb guard an error at ``max_pixels`` for the duration of a decode.
 
-    Pillow's warning becomes an exception. When the caller raises the limit above Pillow's default, Pillow's
-    global limit is raised (under a lock, restored afterwards) so its hard error follows the caller's choice;
-    our own size check still applies per call, so concurrent decodes never see a weaker limit than asked for.
+    Pillow's bomb warning becomes an exception; its other warnings (about damaged metadata) are silenced.
+    When the caller raises the limit above Pillow's default, Pillow's global limit is raised (under a lock,
+    restored afterwards) so its hard error follows the caller's choice; our own size check still applies per
+    call, so concurrent decodes never see a weaker limit than asked for.
     """
     with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # Pillow's notes on damaged metadata
         warnings.simplefilter("error", PILImage.DecompressionBombWarning)
         if max_pixels <= DEFAULT_MAX_PIXELS:
             yield
