@@ -506,7 +506,7 @@ def _quiet_opencv() -> Iterator[None]:
 
     try:
         previous = cv2.utils.logging.getLogLevel()
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     except Exception:  # older builds without the logging module
         yield
         return
