@@ -150,20 +150,34 @@ def read_image(
             f"cannot open the file ({exc.strerror or exc}); check the path", file_path
         ) from exc
     with handle:
-        head = handle.read(1024)
-        handle.seek(0)
-        with _decompression_bomb_limit(max_pixels):
-            pil = _open_allowed(handle, head, file_path, max_pixels)
-            try:
-                _check_limits(pil.size, file_path, max_pixels, max_side)
-                _select_frame(pil, frame, file_path, max_pixels, max_side)
-                if _needs_opencv(pil, head):
-                    handle.seek(0)
-                    return _decode_16bit_colour(pil, handle.read(), file_path, frame)
-                _load(pil, file_path, max_pixels)
-                return _from_loaded_pil(pil, file_path, apply_orientation=True)
-            finally:
-                pil.close()
+        try:
+            return _decode(handle, file_path, max_pixels, max_side, frame)
+        except BadImageError:
+            raise
+        except MemoryError as exc:
+            message = "not enough memory to decode this image; free memory or lower --max-pixels"
+            raise BadImageError(message, file_path) from exc
+        except Exception as exc:  # safety net: untrusted bytes may fail anywhere; contract: BadImageError
+            message = f"cannot decode the image ({_reason(exc)}); the file is damaged"
+            raise BadImageError(message, file_path) from exc
+
+
+def _decode(handle: Any, path: Path, max_pixels: int, max_side: int, frame: int | None) -> Image:
+    """Sniff, check limits from the header, pick the frame, then decode (Pillow, or OpenCV for 16-bit RGB)."""
+    head = handle.read(1024)
+    handle.seek(0)
+    with _decompression_bomb_limit(max_pixels):
+        pil = _open_allowed(handle, head, path, max_pixels)
+        try:
+            _check_limits(pil.size, path, max_pixels, max_side)
+            _select_frame(pil, frame, path, max_pixels, max_side)
+            if _needs_opencv(pil, head):
+                handle.seek(0)
+                return _decode_16bit_colour(pil, handle.read(), path, frame)
+            _load(pil, path, max_pixels)
+            return _from_loaded_pil(pil, path, apply_orientation=True)
+        finally:
+            pil.close()
 
 
 def _check_readable_file(path: Path) -> None:
@@ -434,7 +448,7 @@ def _pil_pixels(pil: PILImage.Image, path: Path | None) -> tuple[np.ndarray, np.
         pil = pil.convert("LA")
     elif mode == "RGB" and "transparency" in pil.info:
         pil = pil.convert("RGBA")
-    elif mode == "LAB":
+    elif mode == "LAB":  # CIELab TIFF
         lab_to_srgb = ImageCms.buildTransform(ImageCms.createProfile("LAB"), _srgb_profile(), "LAB", "RGB")
         pil = ImageCms.applyTransform(pil, lab_to_srgb)
     elif pil.mode not in ("L", "LA", "RGB", "RGBA"):
