@@ -34,6 +34,7 @@ MIN_TILE = 64
 MAX_AUTO_TILE = 2048
 CPU_BUDGET_BYTES = 1536 * 2**20
 COLOR_CHUNK_ROWS = 256
+MAX_COLOR_ASPECT = 8
 
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -264,8 +265,7 @@ class Engine:
             if channels == model_channels:
                 image = self._run_tiled(loaded, image, tile_size, overlap)
             elif channels == 1 and model_channels == 3:
-                rgb = self._run_tiled(loaded, np.repeat(image, 3, axis=2), tile_size, overlap)
-                image = rgb.mean(axis=2, keepdims=True, dtype=np.float32)
+                image = self._run_tiled(loaded, image, tile_size, overlap, replicate=True)
             elif channels == 3 and model_channels == 1:
                 out = np.empty_like(image)
                 for c in range(3):
@@ -292,8 +292,14 @@ class Engine:
             return 0
         return _round_down(max(tile, _size_multiple(loaded)), _size_multiple(loaded))
 
-    def _run_tiled(self, loaded: Any, image: np.ndarray, tile: int, overlap: int) -> np.ndarray:
-        """One pass over the image, halving the tile on out-of-memory until MIN_TILE."""
+    def _run_tiled(
+        self, loaded: Any, image: np.ndarray, tile: int, overlap: int, replicate: bool = False
+    ) -> np.ndarray:
+        """One pass over the image, halving the tile on out-of-memory until MIN_TILE.
+
+        ``replicate``: a gray image for an RGB model; each tile is repeated to 3 channels and the result
+        averaged back, so no 3-channel copy of the whole image is made.
+        """
         module = self._module(loaded)
         dtype = self._compute_dtype(loaded)
         multiple = _size_multiple(loaded)
@@ -302,7 +308,7 @@ class Engine:
             tile = _round_up(max(h, w), multiple)
         while True:
             try:
-                return self._tiled_pass(module, dtype, image, tile, overlap, multiple)
+                return self._tiled_pass(module, dtype, image, tile, overlap, multiple, replicate)
             except Exception as exc:  # only out-of-memory is retried
                 if not _is_oom(exc):
                     raise
@@ -324,6 +330,7 @@ class Engine:
         tile: int,
         overlap: int,
         multiple: int,
+        replicate: bool = False,
     ) -> np.ndarray:
         h, w, c = image.shape
         out = np.zeros((h, w, c), dtype=np.float32)
@@ -331,8 +338,12 @@ class Engine:
             patch = pad_to_multiple(image[y0:y1, x0:x1], multiple)
             batch = torch.from_numpy(np.ascontiguousarray(patch.transpose(2, 0, 1)))[None].to(self.device)
             with torch.inference_mode():
+                if replicate:
+                    batch = batch.repeat(1, 3, 1, 1)
                 result = self._forward(module, batch, dtype)
                 result = result[0, :, : y1 - y0, : x1 - x0].clamp_(0.0, 1.0)
+                if replicate:
+                    result = result.mean(0, keepdim=True)
             restored = result.permute(1, 2, 0).cpu().numpy()
             out[y0:y1, x0:x1] += restored * (wy[:, None, None] * wx[None, :, None])
         np.clip(out, 0.0, 1.0, out=out)
@@ -379,6 +390,7 @@ class Engine:
 
         work = int(getattr(loaded, "work_size", None) or 256)
         scale = work / min(h, w)
+        scale = min(scale, MAX_COLOR_ASPECT * work / max(h, w))  # a panorama strip stays a sane size
         wh, ww = max(1, round(h * scale)), max(1, round(w * scale))
         interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         small = lightness if (wh, ww) == (h, w) else cv2.resize(lightness, (ww, wh), interpolation=interp)

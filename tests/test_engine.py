@@ -344,3 +344,11 @@ def test_colorize_tiny_image():
     loaded = FakeLoaded(ConstantAb(), size_multiple=4, in_channels=1, work_size=16, task="colorize")
     out = Engine("cpu").run_colorize(loaded, np.full((1, 1, 1), 0.5, np.float32))
     assert out.shape == (1, 1, 3) and np.isfinite(out).all()
+
+
+def test_colorize_long_strip_work_size_is_capped():
+    module = ConstantAb()
+    loaded = FakeLoaded(module, size_multiple=4, in_channels=1, work_size=16, task="colorize")
+    out = Engine("cpu").run_colorize(loaded, np.full((4, 300, 1), 0.5, np.float32))
+    assert out.shape == (4, 300, 3)
+    assert max(module.seen[0][-2:]) <= 8 * 16 + 4  # long side capped at 8 x work_size (plus padding)
