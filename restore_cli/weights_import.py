@@ -1,0 +1,380 @@
+"""Import upstream PyTorch checkpoints (NAFNet, DeblurGAN, ECCV16 / SIGGRAPH17 colorizers) as restore weights.
+
+This is the only place that reads pickle, and it does so with ``torch.load(weights_only=True)`` and no
+fallback: a checkpoint that needs anything beyond tensors and plain containers is refused, so code hidden
+in a file never runs. The state dict is unwrapped from the usual containers, the architecture and its
+hyperparameters are worked out from key names and tensor shapes (nothing is parsed from file names), keys
+are mapped to ours, every shape is validated by building our model and loading strictly, and the result is
+written as safetensors with metadata into the user weights folder and its manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import re
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from restore_cli.errors import BadWeightsError, UnknownModelError, UsageError
+from restore_cli.weights import WeightsEntry, add_user_weights, parse_header, save_weights
+
+CONTAINER_KEYS = ("params_ema", "params", "state_dict", "model_state_dict", "model", "netG", "generator", "G")
+STALE_STAT_SUFFIXES = (".running_mean", ".running_var", ".num_batches_tracked")
+IMPORTABLE = ("nafnet", "deblurgan", "eccv16", "siggraph17")
+
+
+@dataclass
+class Converted:
+    """An upstream state dict turned into one of our architectures, ready to validate and save."""
+
+    arch: str
+    hyper: dict[str, Any]
+    state: dict[str, Any]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Reading and unwrapping
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
+
+
+def read_checkpoint(path: Path) -> Any:
+    """The checkpoint's content, read safely: safetensors directly, anything else with weights_only pickle."""
+    import torch
+
+    if not path.is_file():
+        raise BadWeightsError("checkpoint not found; check the path", path)
+    if path.suffix.lower() == ".safetensors":
+        from safetensors.torch import load
+
+        data = path.read_bytes()
+        parse_header(data, path)
+        return load(data)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise BadWeightsError(
+            f"refused: the checkpoint needs more than tensors to load, and only weights-only checkpoints are "
+            f"read ({_first_line(exc)}); load it in its own project and re-save its state_dict",
+            path,
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - the weights-only reader fails in many ways on damaged files
+        raise BadWeightsError(
+            f"cannot read checkpoint ({_first_line(exc)}); is it a PyTorch .pth file?", path
+        ) from None
+
+
+def _is_tensor(value: Any) -> bool:
+    import torch
+
+    return isinstance(value, torch.Tensor)
+
+
+def unwrap_state_dict(obj: Any, path: Path) -> dict[str, Any]:
+    """Find the tensor dict inside the usual containers and strip ``module.`` (DataParallel) prefixes."""
+    for _ in range(6):
+        if not isinstance(obj, Mapping):
+            break
+        if obj and all(_is_tensor(v) for v in obj.values()):
+            break
+        inner = next((obj[k] for k in CONTAINER_KEYS if isinstance(obj.get(k), Mapping)), None)
+        if inner is None:
+            break
+        obj = inner
+    if not isinstance(obj, Mapping):
+        raise BadWeightsError(f"no state dict found (the checkpoint holds a {type(obj).__name__})", path)
+    state: dict[str, Any] = {}
+    for key, value in obj.items():
+        if not _is_tensor(value):
+            continue
+        key = str(key)
+        while key.startswith("module."):
+            key = key[len("module.") :]
+        state[key] = value
+    if not state:
+        keys = ", ".join(list(map(str, obj))[:8])
+        raise BadWeightsError(f"no tensors found in the checkpoint (top-level keys: {keys})", path)
+    return state
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Detection and conversion, one adapter per architecture
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _indices(state: Mapping[str, Any], prefix: str) -> list[int]:
+    """Sorted distinct integers N in keys ``prefix + "N." + ...``."""
+    pattern = re.compile(re.escape(prefix) + r"(\d+)\.")
+    return sorted({int(m.group(1)) for k in state if (m := pattern.match(k))})
+
+
+def _fit_hyper(arch: str, hyper: dict[str, Any]) -> dict[str, Any]:
+    """Keep only the hyperparameters our architecture knows (upstream may fix some that we expose)."""
+    from restore_cli.models import get_arch
+
+    defaults = get_arch(arch).defaults
+    return {k: v for k, v in hyper.items() if k in defaults}
+
+
+def _drop_stale_stats(state: dict[str, Any]) -> dict[str, Any]:
+    """Drop running stats of layers without weights: old PyTorch saved them for non-affine InstanceNorm."""
+    result = {}
+    for key, value in state.items():
+        if key.endswith(STALE_STAT_SUFFIXES):
+            layer = key.rsplit(".", 1)[0]
+            if f"{layer}.weight" not in state:
+                continue
+        result[key] = value
+    return result
+
+
+def is_nafnet(state: Mapping[str, Any]) -> bool:
+    return "intro.weight" in state and "ending.weight" in state and any(k.startswith("downs.") for k in state)
+
+
+def convert_nafnet(state: dict[str, Any]) -> Converted:
+    intro = state["intro.weight"]
+    levels = _indices(state, "downs.")
+    hyper = {
+        "in_channels": int(intro.shape[1]),
+        "width": int(intro.shape[0]),
+        "enc_blocks": [len(_indices(state, f"encoders.{i}.")) for i in levels],
+        "middle_blocks": len(_indices(state, "middle_blks.")),
+        "dec_blocks": [len(_indices(state, f"decoders.{i}.")) for i in levels],
+    }
+    # Upstream evaluates its GoPro/REDS models with local (TLC) channel attention, base size 1.5 x 256 crops.
+    meta = {"inference": {"tlc_base_size": 384}}
+    return Converted("nafnet", _fit_hyper("nafnet", hyper), dict(state), meta)
+
+
+def is_deblurgan(state: Mapping[str, Any]) -> bool:
+    first = state.get("model.1.weight")
+    return (
+        first is not None
+        and first.dim() == 4
+        and tuple(first.shape[2:]) == (7, 7)
+        and any(".conv_block." in k for k in state)
+    )
+
+
+def convert_deblurgan(state: dict[str, Any]) -> Converted:
+    state = _drop_stale_stats(state)
+    first = state["model.1.weight"]
+    blocks = sorted({int(k.split(".")[1]) for k in state if ".conv_block." in k})
+    last_conv = max(
+        (int(k.split(".")[1]) for k in state if re.fullmatch(r"model\.\d+\.weight", k)), default=1
+    )
+    out_channels = int(state[f"model.{last_conv}.weight"].shape[0])
+    in_channels = int(first.shape[1])
+    hyper: dict[str, Any] = {
+        "ngf": int(first.shape[0]),
+        "n_blocks": len(blocks),
+        "in_channels": out_channels,
+        # Our Laplacian-conditioned variant sees the image plus one Laplacian channel.
+        "laplacian": in_channels == out_channels + 1,
+        # Upstream's --no_dropout leaves the second conv at conv_block.5 instead of .6.
+        "dropout": 0.5 if any(k.endswith(".conv_block.6.weight") for k in state) else 0.0,
+    }
+    return Converted("deblurgan", _fit_hyper("deblurgan", hyper), state)
+
+
+def is_eccv16(state: Mapping[str, Any]) -> bool:
+    first, head = state.get("model1.0.weight"), state.get("model8.6.weight")
+    return first is not None and head is not None and first.shape[1] == 1 and head.shape[0] == 313
+
+
+def _width_multiplier(state: Mapping[str, Any]) -> float:
+    """Zhang et al.'s colorizers start with 64 channels; our ``width`` scales that (1.0 = official)."""
+    return int(state["model1.0.weight"].shape[0]) / 64
+
+
+def convert_eccv16(state: dict[str, Any]) -> Converted:
+    hyper = {"width": _width_multiplier(state)}
+    return Converted("eccv16", _fit_hyper("eccv16", hyper), dict(state))
+
+
+def is_siggraph17(state: Mapping[str, Any]) -> bool:
+    first = state.get("model1.0.weight")
+    return first is not None and first.shape[1] == 4 and "model_out.0.weight" in state
+
+
+def convert_siggraph17(state: dict[str, Any]) -> Converted:
+    hyper: dict[str, Any] = {"width": _width_multiplier(state)}
+    if "model_class.0.weight" in state:
+        hyper["classes"] = int(state["model_class.0.weight"].shape[0])
+    return Converted("siggraph17", _fit_hyper("siggraph17", hyper), dict(state))
+
+
+DETECTORS: dict[str, tuple[Callable[[Mapping[str, Any]], bool], Callable[[dict[str, Any]], Converted]]] = {
+    "nafnet": (is_nafnet, convert_nafnet),
+    "deblurgan": (is_deblurgan, convert_deblurgan),
+    "eccv16": (is_eccv16, convert_eccv16),
+    "siggraph17": (is_siggraph17, convert_siggraph17),
+}
+
+
+def detect_arch(state: Mapping[str, Any]) -> str | None:
+    """The id of the first architecture whose key layout ``state`` has, or None."""
+    return next((arch for arch, (matches, _) in DETECTORS.items() if matches(state)), None)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Validation against our model
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _shape(t: Any) -> list[int]:
+    return [int(d) for d in t.shape]
+
+
+def _map_to_model(src: dict[str, Any], target: Mapping[str, Any], arch: str, path: Path) -> dict[str, Any]:
+    """Rename ``src`` to our model's keys: same names, or (when only names differ) the same shapes in order.
+
+    Upstream tensors our model does not need (fixed decoding heads) are dropped only when every other key
+    matches by name.
+    """
+    if set(src) == set(target):
+        mapped = dict(src)
+    elif set(target) <= set(src) and all(k.startswith("model_out.") for k in set(src) - set(target)):
+        mapped = {k: src[k] for k in target}
+    elif len(src) == len(target) and all(
+        _shape(a) == _shape(b) for a, b in zip(src.values(), target.values())
+    ):
+        mapped = dict(zip(target, src.values()))
+    else:
+        unexpected = [k for k in src if k not in target][:5]
+        missing = [k for k in target if k not in src][:5]
+        raise BadWeightsError(
+            f"checkpoint keys do not fit architecture {arch!r}: unexpected {', '.join(unexpected) or '-'}; "
+            f"missing {', '.join(missing) or '-'}; try another --arch or report the layout",
+            path,
+        )
+    for key, tensor in target.items():
+        if _shape(mapped[key]) != _shape(tensor):
+            raise BadWeightsError(
+                f"tensor {key!r} has shape {_shape(mapped[key])} but {arch!r} with the detected "
+                f"hyperparameters needs {_shape(tensor)}",
+                path,
+            )
+        if mapped[key].is_floating_point() != tensor.is_floating_point():
+            raise BadWeightsError(
+                f"tensor {key!r} has dtype {mapped[key].dtype}, expected {tensor.dtype}", path
+            )
+    return mapped
+
+
+def build_validated(converted: Converted, path: Path) -> Any:
+    """Our model with the converted tensors loaded strictly (raises BadWeightsError on any mismatch)."""
+    import torch
+
+    from restore_cli.models import create_model
+
+    try:
+        module = create_model(converted.arch, **converted.hyper)
+    except UnknownModelError:
+        raise BadWeightsError(
+            f"this version of restore has no {converted.arch!r} architecture to import into", path
+        ) from None
+    except (TypeError, ValueError) as exc:
+        raise BadWeightsError(
+            f"cannot build {converted.arch!r} with {converted.hyper} ({exc})", path
+        ) from None
+    target = module.state_dict()
+    mapped = _map_to_model(converted.state, target, converted.arch, path)
+    state = {k: mapped[k].to(dtype=target[k].dtype).contiguous() for k in target}
+    for key, tensor in state.items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise BadWeightsError(f"tensor {key!r} contains NaN or infinite values", path)
+    module.load_state_dict(state, strict=True)
+    return module.eval()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The command
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _default_name(path: Path) -> str:
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).strip("-._") or "imported"
+    return name[:100] if name[0].isalnum() else f"w{name}"[:100]
+
+
+def convert_checkpoint(path: str | Path, *, arch: str = "auto") -> tuple[Converted, Any]:
+    """Read, unwrap, detect and validate a checkpoint; returns the conversion and our loaded model."""
+    path = Path(path)
+    if arch != "auto" and arch not in DETECTORS:
+        raise UsageError(f"cannot import architecture {arch!r}; use auto or one of {', '.join(IMPORTABLE)}")
+    state = unwrap_state_dict(read_checkpoint(path), path)
+    if arch == "auto":
+        detected = detect_arch(state)
+        if detected is None:
+            keys = ", ".join(list(state)[:6])
+            raise BadWeightsError(
+                f"unknown checkpoint layout (first keys: {keys}); importable: {', '.join(IMPORTABLE)}; "
+                "pass --arch if you know it",
+                path,
+            )
+        arch = detected
+    convert = DETECTORS[arch][1]
+    try:
+        converted = convert(state)
+    except (KeyError, IndexError, AttributeError) as exc:
+        unexpected = ", ".join(list(state)[:6])
+        raise BadWeightsError(
+            f"not a {arch} checkpoint (missing {exc}); its first keys: {unexpected}", path
+        ) from None
+    return converted, build_validated(converted, path)
+
+
+def import_checkpoint(
+    path: str | Path,
+    *,
+    arch: str = "auto",
+    name: str | None = None,
+    license: str | None = None,
+    description: str | None = None,
+    overwrite: bool = False,
+) -> WeightsEntry:
+    """Convert an upstream checkpoint into restore weights in the user folder and list it in its manifest."""
+    path = Path(path)
+    converted, module = convert_checkpoint(path, arch=arch)
+    name = name or _default_name(path)
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    meta: dict[str, Any] = {
+        "name": name,
+        "description": description or f"{converted.arch} imported from {path.name}",
+        "source": {"file": path.name, "sha256": digest.hexdigest()},
+        **converted.meta,
+    }
+    if license:
+        meta["license"] = license
+    with tempfile.TemporaryDirectory(prefix="restore-import-") as tmp:
+        out = Path(tmp) / f"{name}.safetensors"
+        save_weights(out, module, converted.arch, converted.hyper, meta=meta)
+        return add_user_weights(
+            out, name, description=meta["description"], license=license or "", overwrite=overwrite
+        )
+
+
+__all__ = [
+    "CONTAINER_KEYS",
+    "IMPORTABLE",
+    "Converted",
+    "convert_checkpoint",
+    "detect_arch",
+    "import_checkpoint",
+    "read_checkpoint",
+    "unwrap_state_dict",
+]
