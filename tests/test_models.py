@@ -220,3 +220,34 @@ def test_msdeblur_pyramid_is_coarse_to_fine():
     torch.testing.assert_close(targets[0].mean(), x.mean())
     two = create_model("msdeblur", width=4, n_blocks=1, scales=2)
     assert two.size_multiple == 2 and len(two.levels) == 2
+
+
+def test_nafnet_tlc_local_mean_matches_upstream_semantics():
+    from restore_cli.models.nafnet import local_mean
+
+    x = torch.rand(1, 2, 11, 14, dtype=torch.float64)
+    for kh_kw in (3, 4, 5):
+        # upstream: mean of the full windows inside the image, then replicate-padded back to the input size
+        valid = F.avg_pool2d(x, kh_kw, stride=1)
+        k = kh_kw
+        expected = F.pad(valid, ((k - 1) // 2, k // 2, (k - 1) // 2, k // 2), mode="replicate")
+        torch.testing.assert_close(local_mean(x, k), expected)
+    torch.testing.assert_close(local_mean(x, 20), x.mean((2, 3), keepdim=True))
+    # window larger than one side only: clipped to that side
+    assert local_mean(x, 12).shape == x.shape
+
+
+def test_nafnet_tlc_with_a_window_larger_than_the_image_is_global():
+    model = create_model("nafnet", **TINY["nafnet"]).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.1)  # non-zero beta/gamma so attention matters
+    x = torch.rand(1, 3, 16, 20)
+    with torch.inference_mode():
+        plain = model(x)
+        model.set_tlc(64)
+        torch.testing.assert_close(model(x), plain)
+        model.set_tlc(8)
+        assert not torch.allclose(model(x), plain)
+        model.set_tlc(None)
+        torch.testing.assert_close(model(x), plain)

@@ -36,21 +36,22 @@ class SimpleGate(nn.Module):
 
 
 def local_mean(x: torch.Tensor, window: int) -> torch.Tensor:
-    """Mean over a ``window`` x ``window`` neighbourhood (edge-replicated), via an integral image.
+    """Mean over each full ``window`` x ``window`` neighbourhood, via an integral image, edge-replicated.
 
     Used by TLC (Chu et al. 2022): at inference on images larger than the training crops, channel attention
-    pools over a local window matching the training statistics instead of the whole image.
+    pools over a local window matching the training statistics instead of the whole image. As upstream
+    (``local_arch.AvgPool2d``), only windows that lie inside the image are averaged; the result is then
+    replicate-padded back to the input size, so pixels near a border get the nearest full window's mean.
     """
     h, w = x.shape[-2:]
     kh, kw = min(window, h), min(window, w)
     if kh == h and kw == w:
         return x.mean((2, 3), keepdim=True)
-    pad = ((kw - 1) // 2, kw // 2, (kh - 1) // 2, kh // 2)
-    xp = F.pad(x, pad, mode="replicate")
-    s = xp.double().cumsum(2).cumsum(3)
+    s = x.double().cumsum(2).cumsum(3)
     s = F.pad(s, (1, 0, 1, 0))
     total = s[..., kh:, kw:] - s[..., :-kh, kw:] - s[..., kh:, :-kw] + s[..., :-kh, :-kw]
-    return (total / (kh * kw)).to(x.dtype)
+    pad = ((kw - 1) // 2, kw // 2, (kh - 1) // 2, kh // 2)
+    return F.pad((total / (kh * kw)).to(x.dtype), pad, mode="replicate")
 
 
 class ChannelPool(nn.Module):
