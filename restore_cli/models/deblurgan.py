@@ -1,12 +1,12 @@
 """DeblurGAN's ResNet generator (Kupyn et al. 2018), with the 2018 release's parameter names.
 
 Layout of ``self.model`` (a Sequential, so keys read ``model.N.*`` as upstream): reflection pad + 7x7 conv,
-instance norm, ReLU (0-3); two stride-2 3x3 convs, each with norm and ReLU (4-9); ``n_blocks`` residual blocks
-(10 ..), each ``conv_block`` = pad, 3x3 conv, norm, ReLU, dropout, pad, 3x3 conv, norm (convs at ``.1`` and
-``.6``); two stride-2 transposed convs with output padding 1, norm, ReLU; reflection pad, 7x7 conv, tanh. For
-ngf=64 and 9 blocks the convolutions sit at ``model.1``, ``4``, ``7``, ``10``-``18``, ``19``, ``22``, ``26``.
-Instance norm has no affine parameters and no running statistics, so it has no keys. The dropout slot is kept
-even when ``dropout`` is 0 so the indices never move.
+instance norm, ReLU (0-3); two stride-2 3x3 convs, each with norm and ReLU (4-9); ``n_blocks`` residual
+blocks (10 ..), each ``conv_block`` = pad, 3x3 conv, norm, ReLU, dropout, pad, 3x3 conv, norm (convs at
+``.1`` and ``.6``; with ``dropout`` 0 there is no dropout layer and the second conv is ``.5``, as upstream's
+--no_dropout); two stride-2 transposed convs with output padding 1, norm, ReLU; reflection pad, 7x7 conv,
+tanh. For ngf=64 and 9 blocks the convolutions sit at ``model.1``, ``4``, ``7``, ``10``-``18``, ``19``,
+``22``, ``26``. Instance norm has no affine parameters and no running statistics, so it has no keys.
 
 Upstream works on images in [-1, 1] and adds the input to the tanh output (``learn_residual``), clamped to
 [-1, 1]. We keep that inside: ``forward`` takes and returns images in [0, 1]. With ``laplacian`` the first
@@ -31,16 +31,16 @@ class ResnetBlock(nn.Module):
 
     def __init__(self, dim: int, dropout: float) -> None:
         super().__init__()
-        self.conv_block = nn.Sequential(
+        layers: list[nn.Module] = [
             nn.ReflectionPad2d(1),
             nn.Conv2d(dim, dim, 3),
             _instance_norm(dim),
             nn.ReLU(True),
-            nn.Dropout(dropout),
-            nn.ReflectionPad2d(1),
-            nn.Conv2d(dim, dim, 3),
-            _instance_norm(dim),
-        )
+        ]
+        if dropout > 0:  # as upstream's use_dropout: without it the second conv moves from .6 to .5
+            layers.append(nn.Dropout(dropout))
+        layers += [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3), _instance_norm(dim)]
+        self.conv_block = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.conv_block(x)
