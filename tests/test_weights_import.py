@@ -376,3 +376,43 @@ def test_cli_import_then_list(tmp_path):
     assert "from-cli" in result.stdout and "restore deblur --model from-cli" in result.stdout
     records = json.loads(runner.invoke(app, ["list", "--json"]).stdout)
     assert [(r["name"], r["arch"], r["license"]) for r in records] == [("from-cli", "nafnet", "MIT")]
+
+
+# --- acceptance: import, then restore deblur/colorize --model NAME, through the root CLI ---------------
+
+
+def _upstream_checkpoint(arch: str, path: Path) -> None:
+    if arch == "nafnet":
+        model = create_model("nafnet", width=4, enc_blocks=[1], middle_blocks=1, dec_blocks=[1])
+        torch.save({"params": randomize(model).state_dict()}, path)
+    elif arch == "deblurgan":
+        torch.save(randomize(UpstreamDeblurGAN(ngf=4, n_blocks=1)).state_dict(), path)
+    elif arch == "eccv16":
+        torch.save(randomize(UpstreamECCV16()).state_dict(), path)
+    else:
+        torch.save(randomize(UpstreamSIGGRAPH17()).state_dict(), path)
+
+
+@pytest.mark.parametrize("arch", ["nafnet", "deblurgan", "eccv16", "siggraph17"])
+def test_import_then_run_with_model_name(tmp_path, arch):
+    needs_arch(arch)
+    import numpy as np
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from restore_cli.cli import app
+
+    ckpt = tmp_path / f"upstream-{arch}.pth"
+    _upstream_checkpoint(arch, ckpt)
+    runner = CliRunner()
+    imported = runner.invoke(app, ["weights", "import", str(ckpt), "--name", f"up-{arch}"])
+    assert imported.exit_code == 0, imported.output
+    photo = tmp_path / "photo.png"
+    pixels = (np.random.default_rng(0).random((23, 31, 3)) * 255).astype(np.uint8)
+    Image.fromarray(pixels if arch in ("nafnet", "deblurgan") else pixels[..., 0]).save(photo)
+    command = "deblur" if arch in ("nafnet", "deblurgan") else "colorize"
+    out = tmp_path / "out.png"
+    result = runner.invoke(app, [command, "--model", f"up-{arch}", str(photo), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    with Image.open(out) as written:
+        assert written.size == (31, 23) and written.mode == "RGB"
