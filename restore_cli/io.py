@@ -292,30 +292,43 @@ def _check_limits(size: tuple[int, int], path: Path, max_pixels: int, max_side: 
 
 
 def _select_frame(pil: PILImage.Image, frame: int | None, path: Path, max_pixels: int, max_side: int) -> None:
-    """Refuse multi-frame images unless a frame is chosen; seek to the chosen one."""
+    """Refuse multi-frame images unless a frame is chosen; seek to the chosen one.
+
+    Frames are not counted up front (counting walks the whole file): ``is_animated`` looks for a second
+    frame only, and the count is taken just to explain an out-of-range ``frame``.
+    """
     try:
-        frames = 1 if pil.format == "MPO" else int(getattr(pil, "n_frames", 1))
+        animated = pil.format != "MPO" and bool(getattr(pil, "is_animated", False))
     except Exception as exc:
-        raise BadImageError(f"cannot count the frames ({_reason(exc)}); the file is damaged", path) from exc
+        raise BadImageError(f"cannot read the frames ({_reason(exc)}); the file is damaged", path) from exc
     if frame is None:
-        if frames > 1:
+        if animated:
             raise BadImageError(
-                f"is animated or multi-page ({frames} frames); choose one with --frame N (0..{frames - 1})",
-                path,
+                "is animated or has several pages; choose one with --frame N (0 is the first)", path
             )
         return
-    if not 0 <= frame < frames:
-        last = f"0..{frames - 1}" if frames > 1 else "only 0"
-        raise BadImageError(f"has no frame {frame} (it has {frames}: {last}); choose a frame in range", path)
+    if frame < 0 or (frame > 0 and not animated):
+        raise _no_such_frame(pil, frame, path)
     if frame == 0:
         return
     try:
         pil.seek(frame)
+    except EOFError as exc:
+        raise _no_such_frame(pil, frame, path) from exc
     except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
         raise _bomb_error(path, max_pixels) from exc
     except Exception as exc:
         raise BadImageError(f"cannot read frame {frame} ({_reason(exc)}); the file is damaged", path) from exc
     _check_limits(pil.size, path, max_pixels, max_side)
+
+
+def _no_such_frame(pil: PILImage.Image, frame: int, path: Path) -> BadImageError:
+    try:
+        frames = 1 if pil.format == "MPO" else int(getattr(pil, "n_frames", 1))
+    except Exception:
+        return BadImageError(f"has no frame {frame}; choose a frame that exists (0 is the first)", path)
+    last = f"0..{frames - 1}" if frames > 1 else "only 0"
+    return BadImageError(f"has no frame {frame} (it has {frames}: {last}); choose a frame in range", path)
 
 
 def _load(pil: PILImage.Image, path: Path, max_pixels: int) -> None:
@@ -504,7 +517,7 @@ def _needs_opencv(pil: PILImage.Image, head: bytes) -> bool:
     if pil.format == "PNG":
         if head[12:16] != b"IHDR" or len(head) < 26:
             return False
-        return head[24] == 16 and head[25] in (2, 4, 6) and int(getattr(pil, "n_frames", 1)) == 1
+        return head[24] == 16 and head[25] in (2, 4, 6) and not getattr(pil, "is_animated", False)
     if pil.format == "TIFF":
         try:
             bits = pil.tag_v2.get(258)
