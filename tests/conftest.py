@@ -15,6 +15,21 @@ TINY_DEBLUR = ("nafnet", {"width": 4, "enc_blocks": [1], "middle_blocks": 1, "de
 TINY_COLORIZE = ("unet", {"base": 4, "depth": 2, "head": "ab"})
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_cpu_thread() -> None:
+    """Run torch on one thread in tests (and in the CLI subprocesses they start).
+
+    On a small, shared CI machine several intra-op threads spin against each other and the other jobs: a tiny
+    forward pass measured 1 s with two threads under load and 10 ms with one. Results do not change.
+    """
+    import os
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+
+    torch.set_num_threads(1)
+
+
 @pytest.fixture(autouse=True)
 def restore_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own empty RESTORE_HOME, so no test reads or writes the user's weights folder."""

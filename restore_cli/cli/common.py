@@ -325,7 +325,10 @@ class Reporter:
         if status == "failed":
             from rich.markup import escape
 
-            err_console().print(f"[red]error:[/red] {escape(_failure_line(record))}")
+            console = err_console()
+            if STATE.debug or env_debug():
+                _print_record_traceback(console, record)
+            console.print(f"[red]error:[/red] {escape(_failure_line(record))}")
         if self.json_output:
             sys.stdout.write(json.dumps(record_dict(record), ensure_ascii=False, default=str) + "\n")
             sys.stdout.flush()
@@ -340,6 +343,18 @@ class Reporter:
                 line = f"{src} -> {dst}{took}"
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
+
+
+def _print_record_traceback(console: Any, record: Any) -> None:
+    """With --debug, the traceback of an image that failed (the batch keeps it beside the record)."""
+    import traceback
+
+    text = getattr(record, "traceback", None)
+    exc = getattr(record, "exception", None)
+    if not text and isinstance(exc, BaseException):
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    if text:
+        console.print(text, markup=False, highlight=False, end="")
 
 
 def _progress(total: int, enabled: bool):

@@ -1,0 +1,409 @@
+"""The ``restore`` command line end to end: commands, naming, exit codes, JSON, help speed (tiny, CPU)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+from restore_cli import __version__
+from restore_cli.cli import app
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write_photo(path: Path, size: tuple[int, int] = (40, 28), mode: str = "RGB", seed: int = 0) -> Path:
+    """A small photo-like image (gradient + noise + a bar) in the given Pillow mode; returns its path."""
+    w, h = size
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = np.stack([xx / max(w - 1, 1), yy / max(h - 1, 1), (xx + yy) / max(w + h - 2, 1)], -1)
+    base = np.clip(base + rng.normal(0, 0.05, base.shape), 0, 1)
+    base[h // 3 : h // 2, :, :] = 0.9
+    rgb = PILImage.fromarray((base * 255).astype(np.uint8), "RGB")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if mode == "RGBA":
+        alpha = PILImage.fromarray((np.linspace(0, 255, w)[None, :].repeat(h, 0)).astype(np.uint8), "L")
+        rgb.putalpha(alpha)
+        rgb.save(path)
+    elif mode == "I;16":
+        gray16 = (base.mean(-1) * 65535).astype(np.uint16)
+        PILImage.fromarray(gray16).save(path)
+    else:
+        rgb.convert(mode).save(path)
+    return path
+
+
+def errors_in(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("error:")]
+
+
+def stderr_of(result) -> str:
+    try:
+        return result.stderr
+    except ValueError:  # stderr mixed into output
+        return result.output
+
+
+def invoke(runner, *args: str):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture
+def forbid_model_loading(monkeypatch: pytest.MonkeyPatch):
+    """Make any weights load fail the test: usage errors must be found before a model loads."""
+    import restore_cli.weights as weights
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a model was loaded before the usage error was reported")
+
+    monkeypatch.setattr(weights, "load_model", refuse)
+
+
+# --- basics
+
+
+def test_version(cli_runner) -> None:
+    result = invoke(cli_runner, "--version")
+    assert result.exit_code == 0
+    assert __version__ in result.stdout
+
+
+def test_no_arguments_shows_help(cli_runner) -> None:
+    result = cli_runner.invoke(app, [])
+    assert "deblur" in result.output and "colorize" in result.output and "pipeline" in result.output
+
+
+def test_every_subcommand_is_mounted(cli_runner) -> None:
+    result = invoke(cli_runner, "--help")
+    assert result.exit_code == 0
+    for name in ("deblur", "colorize", "pipeline", "inspect", "weights", "bench", "train", "data"):
+        if name in {"bench", "train", "data"} and not (REPO / "restore_cli" / "cli" / f"{name}.py").exists():
+            continue  # written by another module; mounted as soon as it exists
+        assert re.search(rf"\b{name}\b", result.stdout), name
+
+
+def test_help_is_fast_and_does_not_import_torch() -> None:
+    code = (
+        "import sys, time\n"
+        "t = time.perf_counter()\n"
+        "sys.argv = ['restore', '--help']\n"
+        "import restore_cli.cli as cli\n"
+        "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+        "print('TORCH', 'torch' in sys.modules, 'SECONDS', time.perf_counter() - t)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    match = re.search(r"TORCH (\w+) SECONDS ([\d.]+)", out.stdout)
+    assert match, out.stdout + out.stderr
+    assert match.group(1) == "False", "restore --help imported torch"
+    assert float(match.group(2)) < 3.0  # well under a second on an idle machine; generous for busy CI
+
+
+def test_python_dash_m_entry_point() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "restore_cli", "--version"], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0 and __version__ in out.stdout
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("<!-- test-command -->", 1)[1]
+    command = re.search(r"```bash\n(.+?)\n```", block, re.S).group(1).strip()
+    assert "pytest" in command and "torch==2.13.0" in command
+    assert command in (REPO / ".ci" / "run").read_text()
+
+
+# --- deblur
+
+
+def test_deblur_writes_beside_the_input(cli_runner, tmp_path: Path, tiny_deblur_weights: Path) -> None:
+    src = write_photo(tmp_path / "photo.jpg", (37, 23))
+    result = invoke(cli_runner, "deblur", src, "--weights", tiny_deblur_weights)
+    assert result.exit_code == 0, stderr_of(result)
+    out = tmp_path / "photo_deblurred.png"
+    assert out.is_file()
+    assert PILImage.open(out).size == (37, 23)
+    assert "photo_deblurred.png" in result.stdout
+
+
+def test_output_file_for_one_input(cli_runner, tmp_path: Path, tiny_deblur_weights: Path) -> None:
+    src = write_photo(tmp_path / "a.png")
+    target = tmp_path / "out" / "sharp.tiff"
+    result = invoke(cli_runner, "deblur", src, "-o", target, "-w", tiny_deblur_weights)
+    assert result.exit_code == 0, stderr_of(result)
+    assert PILImage.open(target).format == "TIFF"
+
+
+def test_output_folder_mirrors_the_tree(cli_runner, tmp_path: Path, tiny_deblur_weights: Path) -> None:
+    root = tmp_path / "scans"
+    write_photo(root / "a.png", seed=1)
+    write_photo(root / "trip" / "b.jpg", seed=2)
+    write_photo(root / "trip" / "day2" / "c.png", seed=3)
+    (root / "notes.txt").write_text("not an image")
+    out = tmp_path / "restored"
+    result = invoke(
+        cli_runner, "deblur", root, "--recursive", "-o", out, "-w", tiny_deblur_weights, "--quiet"
+    )
+    assert result.exit_code == 0, stderr_of(result)
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert written == ["a_deblurred.png", "trip/b_deblurred.png", "trip/day2/c_deblurred.png"]
+    assert result.stdout == ""  # --quiet
+
+
+def test_folder_without_recursive_takes_only_its_own_files(
+    cli_runner, tmp_path: Path, tiny_deblur_weights: Path
+) -> None:
+    write_photo(tmp_path / "in" / "a.png")
+    write_photo(tmp_path / "in" / "sub" / "b.png")
+    result = invoke(cli_runner, "deblur", tmp_path / "in", "-o", tmp_path / "out", "-w", tiny_deblur_weights)
+    assert result.exit_code == 0, stderr_of(result)
+    assert [p.name for p in (tmp_path / "out").rglob("*.png")] == ["a_deblurred.png"]
+
+
+def test_glob_suffix_and_format(cli_runner, tmp_path: Path, tiny_deblur_weights: Path) -> None:
+    for i in range(3):
+        write_photo(tmp_path / f"shot{i}.png", seed=i)
+    pattern = str(tmp_path / "shot*.png")
+    result = invoke(
+        cli_runner, "deblur", pattern, "--suffix", "_fixed", "--format", "jpg", "-w", tiny_deblur_weights
+    )
+    assert result.exit_code == 0, stderr_of(result)
+    assert sorted(p.name for p in tmp_path.glob("*_fixed.jpg")) == [f"shot{i}_fixed.jpg" for i in range(3)]
+
+
+def test_existing_output_refused_then_skipped_then_overwritten(
+    cli_runner, tmp_path: Path, tiny_deblur_weights: Path
+) -> None:
+    src = write_photo(tmp_path / "p.png")
+    out = tmp_path / "p_deblurred.png"
+    out.write_bytes(b"precious")
+    refused = invoke(cli_runner, "deblur", src, "-w", tiny_deblur_weights)
+    assert refused.exit_code in (1, 2)
+    assert out.read_bytes() == b"precious"
+    assert any("--overwrite" in line or "exists" in line for line in errors_in(stderr_of(refused)))
+
+    skipped = invoke(cli_runner, "deblur", src, "-w", tiny_deblur_weights, "--skip-existing", "--json")
+    assert skipped.exit_code == 0, stderr_of(skipped)
+    assert out.read_bytes() == b"precious"
+    assert json.loads(skipped.stdout.splitlines()[0])["status"] == "skipped"
+
+    replaced = invoke(cli_runner, "deblur", src, "-w", tiny_deblur_weights, "--overwrite")
+    assert replaced.exit_code == 0, stderr_of(replaced)
+    assert PILImage.open(out).size == (40, 28)
+
+
+def test_json_records(cli_runner, tmp_path: Path, tiny_deblur_weights: Path) -> None:
+    srcs = [write_photo(tmp_path / f"{n}.png", seed=i) for i, n in enumerate("xyz")]
+    result = invoke(cli_runner, "deblur", *srcs, "-w", tiny_deblur_weights, "--json", "--passes", "2")
+    assert result.exit_code == 0, stderr_of(result)
+    records = [json.loads(line) for line in result.stdout.splitlines()]  # stdout is pure JSON lines
+    assert len(records) == 3
+    for record in records:
+        assert {"input", "output", "status"} <= set(record)
+        assert record["status"] == "ok"
+        assert Path(record["output"]).is_file()
+        assert Path(record["output"]).name == Path(record["input"]).stem + "_deblurred.png"
+
+
+def test_alpha_and_16_bit_survive(cli_runner, tmp_path: Path, tiny_deblur_weights: Path) -> None:
+    rgba = write_photo(tmp_path / "logo.png", (33, 21), mode="RGBA")
+    deep = write_photo(tmp_path / "scan16.png", (30, 26), mode="I;16")
+    result = invoke(cli_runner, "deblur", rgba, deep, "-w", tiny_deblur_weights)
+    assert result.exit_code == 0, stderr_of(result)
+    out_rgba = PILImage.open(tmp_path / "logo_deblurred.png")
+    assert out_rgba.mode == "RGBA" and out_rgba.size == (33, 21)
+    np.testing.assert_array_equal(
+        np.asarray(out_rgba)[..., 3], np.asarray(PILImage.open(rgba))[..., 3]
+    )  # alpha is re-attached unchanged
+    out_deep = PILImage.open(tmp_path / "scan16_deblurred.png")
+    assert out_deep.size == (30, 26) and out_deep.mode.startswith("I")  # still 16 bits per sample
+
+
+def test_batch_with_a_bad_file(cli_runner, tmp_path: Path, tiny_deblur_weights: Path) -> None:
+    good = [write_photo(tmp_path / f"good{i}.png", seed=i) for i in range(2)]
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"this is not a jpeg at all")
+    result = invoke(cli_runner, "deblur", good[0], bad, good[1], "-w", tiny_deblur_weights)
+    assert result.exit_code == 1
+    for src in good:
+        assert (tmp_path / f"{src.stem}_deblurred.png").is_file()
+    assert not (tmp_path / "broken_deblurred.png").exists()
+    err = stderr_of(result)
+    lines = errors_in(err)
+    assert len(lines) == 1 and "broken.jpg" in lines[0]
+    assert "Traceback" not in err and "Traceback" not in result.stdout
+    assert re.search(r"2 written.*1 failed", err)
+
+
+# --- usage errors
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--tile", "banana"],
+        ["--tile", "-5"],
+        ["--device", "tpu"],
+        ["--format", "gif"],
+        ["--precision", "fp8"],
+        ["--passes", "0"],
+        ["--overwrite", "--skip-existing"],
+        ["--weights", "missing.safetensors"],
+        ["--weights", "model.pth"],
+        ["--model", "x", "--weights", "missing.safetensors"],
+    ],
+)
+def test_usage_errors_exit_2_before_loading(
+    cli_runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forbid_model_loading, extra: list[str]
+) -> None:
+    src = write_photo(tmp_path / "p.png")
+    (tmp_path / "model.pth").write_bytes(b"\x80\x02}q\x00.")
+    monkeypatch.chdir(tmp_path)
+    result = cli_runner.invoke(app, ["deblur", str(src), *extra])
+    assert result.exit_code == 2, result.output
+    assert not (tmp_path / "p_deblurred.png").exists()
+    assert "Traceback" not in result.output
+
+
+def test_no_images_found_is_a_usage_error(cli_runner, tmp_path: Path, forbid_model_loading) -> None:
+    (tmp_path / "empty").mkdir()
+    result = invoke(cli_runner, "deblur", tmp_path / "empty")
+    assert result.exit_code == 2
+    lines = errors_in(stderr_of(result))
+    assert len(lines) == 1 and "no images" in lines[0]
+
+
+def test_output_conflict_is_a_usage_error(cli_runner, tmp_path: Path, forbid_model_loading) -> None:
+    write_photo(tmp_path / "a" / "same.png", seed=1)
+    write_photo(tmp_path / "b" / "same.png", seed=2)
+    result = invoke(
+        cli_runner, "deblur", tmp_path / "a" / "same.png", tmp_path / "b" / "same.png", "-o", tmp_path
+    )
+    assert result.exit_code == 2, stderr_of(result)
+    assert len(errors_in(stderr_of(result))) == 1
+
+
+def test_no_default_weights_says_how_to_pass_them(cli_runner, tmp_path: Path, no_shipped_weights) -> None:
+    src = write_photo(tmp_path / "p.png")
+    result = invoke(cli_runner, "deblur", src)
+    assert result.exit_code == 1
+    err = stderr_of(result)
+    lines = errors_in(err)
+    assert len(lines) == 1 and "--weights" in lines[0]
+    assert "Traceback" not in err
+    assert not (tmp_path / "p_deblurred.png").exists()
+
+
+def test_pipeline_without_defaults_names_its_own_options(
+    cli_runner, tmp_path: Path, no_shipped_weights
+) -> None:
+    src = write_photo(tmp_path / "p.png")
+    result = invoke(cli_runner, "pipeline", src)
+    assert result.exit_code == 1
+    lines = errors_in(stderr_of(result))
+    assert len(lines) == 1 and "--deblur-weights" in lines[0]
+
+
+def test_debug_shows_a_traceback(cli_runner, tmp_path: Path, no_shipped_weights) -> None:
+    src = write_photo(tmp_path / "p.png")
+    result = invoke(cli_runner, "deblur", src, "--debug")
+    assert result.exit_code == 1
+    assert "Traceback" in stderr_of(result)
+
+
+# --- colorize, pipeline, inspect
+
+
+def test_colorize(cli_runner, tmp_path: Path, tiny_colorize_weights: Path) -> None:
+    src = write_photo(tmp_path / "old.png", (35, 27), mode="L")
+    result = invoke(cli_runner, "colorize", src, "-o", tmp_path / "out", "-w", tiny_colorize_weights)
+    assert result.exit_code == 0, stderr_of(result)
+    out = PILImage.open(tmp_path / "out" / "old_colorized.png")
+    assert out.size == (35, 27) and out.mode == "RGB"
+
+
+def test_pipeline_orders(
+    cli_runner, tmp_path: Path, tiny_deblur_weights: Path, tiny_colorize_weights: Path
+) -> None:
+    gray = write_photo(tmp_path / "gray.png", (34, 30), mode="L")
+    weights = ["--deblur-weights", tiny_deblur_weights, "--colorize-weights", tiny_colorize_weights]
+    for order in ("deblur-first", "colorize-first"):
+        out = tmp_path / f"{order}.png"
+        result = invoke(cli_runner, "pipeline", gray, "-o", out, "--order", order, *weights)
+        assert result.exit_code == 0, stderr_of(result)
+        assert PILImage.open(out).size == (34, 30)
+    auto = invoke(
+        cli_runner, "pipeline", gray, "-o", tmp_path / "auto.png", "--order", "auto", "--json", *weights
+    )
+    assert auto.exit_code == 0, stderr_of(auto)
+    assert json.loads(auto.stdout.splitlines()[0])["status"] == "ok"
+
+
+def test_inspect(cli_runner, tmp_path: Path, forbid_model_loading) -> None:
+    gray = write_photo(tmp_path / "gray.png", (20, 10), mode="L")
+    colour = write_photo(tmp_path / "colour.png", (20, 10))
+    result = invoke(cli_runner, "inspect", gray, colour, "--json")
+    assert result.exit_code == 0, stderr_of(result)
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [Path(r["path"]).name for r in records] == ["gray.png", "colour.png"]
+    assert records[0]["gray"] is True and records[1]["gray"] is False
+    assert all("blur_score" in r for r in records)
+    text = invoke(cli_runner, "inspect", gray)
+    assert text.exit_code == 0 and "gray.png" in text.stdout and "20x10" in text.stdout
+
+
+# --- real processes
+
+
+def test_real_subprocess_run(tmp_path: Path, tiny_deblur_weights: Path) -> None:
+    srcs = [write_photo(tmp_path / f"s{i}.png", seed=i) for i in range(2)]
+    started = time.perf_counter()
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "restore_cli",
+            "deblur",
+            *map(str, srcs),
+            "-w",
+            str(tiny_deblur_weights),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert out.returncode == 0, out.stderr
+    assert [json.loads(line)["status"] for line in out.stdout.splitlines()] == ["ok", "ok"]
+    assert "2 written" in out.stderr
+    assert time.perf_counter() - started < 60
+
+
+def test_real_subprocess_usage_error(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "restore_cli",
+            "deblur",
+            str(tmp_path / "x.png"),
+            "--weights",
+            "nope.safetensors",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert len(errors_in(out.stderr)) == 1 and "nope.safetensors" in out.stderr
+    assert "Traceback" not in out.stderr
