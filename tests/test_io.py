@@ -572,3 +572,32 @@ def test_describe(tmp_path: Path) -> None:
 
 def test_supported_output_formats() -> None:
     assert set(rio.SUPPORTED_OUTPUT_FORMATS) == {"png", "jpg", "jpeg", "webp", "tif", "tiff"}
+
+
+def test_rgba_png_with_a_non_srgb_profile_is_converted_and_keeps_alpha(tmp_path: Path) -> None:
+    rgba = np.zeros((6, 8, 4), dtype=np.uint8)
+    rgba[..., 0] = 255
+    rgba[..., 3] = factory.alpha_ramp(6, 8)
+    PILImage.fromarray(rgba).save(tmp_path / "tagged.png", icc_profile=factory.swapped_rgb_icc())
+    image = rio.read_image(tmp_path / "tagged.png")
+    assert image.source_profile == "restore test swapped RGB"
+    assert image.pixels[..., 2].min() > 0.8 and image.pixels[..., 0].max() < 0.2
+    np.testing.assert_array_equal(image.alpha, factory.alpha_ramp(6, 8) / np.float32(255))
+
+
+def test_metadata_can_be_stripped_from_8bit_outputs(tmp_path: Path) -> None:
+    upright = rio.read_image(factory.write_exif_rotated_jpeg(tmp_path / "in", orientation=6))
+    assert upright.exif is not None
+    for extension in ("jpg", "png", "webp"):
+        out = rio.write_image(upright, tmp_path / f"bare.{extension}", keep_metadata=False)
+        assert PILImage.open(out).getexif().get(0x010F) is None, extension
+        assert rio.read_image(out).exif is None, extension
+
+
+def test_a_broken_exif_block_is_dropped_not_fatal(tmp_path: Path) -> None:
+    path = factory.write_scene(tmp_path, "scene.jpg")
+    data = path.read_bytes()
+    app1 = b"\xff\xe1" + (2 + 6 + 8).to_bytes(2, "big") + b"Exif\x00\x00" + b"II*\x00\xff\xff\xff\x7f"
+    path.write_bytes(data[:2] + app1 + data[2:])  # an IFD offset far past the end of the block
+    image = rio.read_image(path)
+    assert image.pixels.shape == (24, 32, 3)
