@@ -193,7 +193,6 @@ class Engine:
             if threads < 1:
                 raise UsageError(f"threads must be at least 1, got {threads}")
             torch.set_num_threads(int(threads))
-        self._prepared: set[int] = set()
 
     def __repr__(self) -> str:
         return f"Engine(device={str(self.device)!r}, precision={self.precision!r})"
@@ -201,14 +200,13 @@ class Engine:
     # -- model handling -------------------------------------------------------------------------------------
 
     def _module(self, loaded: Any) -> torch.nn.Module:
-        """The loaded model's module, in eval mode on this engine's device (moved once)."""
+        """The loaded model's module, in eval mode on this engine's device (moved in place if needed)."""
         module = loaded.module
-        if id(module) not in self._prepared:
+        if module.training:
             module.eval()
-            first = next(module.parameters(), None)
-            if first is not None and first.device != self.device:
-                module.to(self.device)
-            self._prepared.add(id(module))
+        first = next(module.parameters(), None)
+        if first is not None and first.device != self.device:
+            module.to(self.device)
         return module
 
     def _compute_dtype(self, loaded: Any) -> torch.dtype:
