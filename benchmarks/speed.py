@@ -5,14 +5,16 @@
 
 Weights are random (freshly initialised) unless the shipped default deblur model exists: the numbers are
 for SPEED ONLY, never quality. Each architecture runs in its own subprocess so its peak RSS is its own; each
-does one warm-up pass (which also counts MACs with forward hooks) and then ``--repeats`` timed passes on a
-1 x 3 x 720 x 1280 input under ``torch.inference_mode``. On a shared machine the times vary with load: the
-machine's load average is recorded next to the results.
+does one small warm-up pass (320x192) and then ``--repeats`` timed passes on a 1 x 3 x 720 x 1280 input
+under ``torch.inference_mode``; MACs are counted with forward hooks on a meta-device copy at full size. On a
+shared machine wall time varies with load, so the process CPU time of the pass (``cpu_ms``: summed over
+threads, much less sensitive to other processes) is reported too, with the machine's load average.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import platform
@@ -24,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 WIDTH, HEIGHT = 1280, 720
+WARMUP_SIZE = (320, 192)  # a small warm-up pass: a full-size one would double the run on 2 cores
 
 # label -> (architecture id, hyperparameter overrides, note)
 CANDIDATES: dict[str, tuple[str, dict, str]] = {
@@ -80,16 +83,20 @@ def worker(label: str, repeats: int, threads: int | None) -> dict:
         module, weights = create_model(arch, **hyper), "random"
     module.eval()
     x = torch.rand(1, 3, HEIGHT, WIDTH)
+    # MACs from forward hooks on a weightless copy on the meta device: exact at full size, no compute.
+    macs = count_macs(copy.deepcopy(module).to("meta"), tuple(x.shape))
     rss_before = _current_rss_mb()
     start = time.perf_counter()
-    macs = count_macs(module, tuple(x.shape))  # the warm-up pass
+    with torch.inference_mode():
+        module(torch.rand(1, 3, WARMUP_SIZE[1], WARMUP_SIZE[0]))  # warm-up: lazy init, allocator, kernels
     warmup_s = time.perf_counter() - start
-    times = []
+    times, cpu_times = [], []
     with torch.inference_mode():
         for _ in range(repeats):
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             module(x)
             times.append(time.perf_counter() - start)
+            cpu_times.append(time.process_time() - cpu_start)
     ms = 1000 * min(times)
     megapixels = WIDTH * HEIGHT / 1e6
     return {
@@ -99,6 +106,7 @@ def worker(label: str, repeats: int, threads: int | None) -> dict:
         "weights": weights,
         "ms": ms,
         "ms_median": 1000 * sorted(times)[len(times) // 2],
+        "cpu_ms": 1000 * min(cpu_times),
         "warmup_ms": 1000 * warmup_s,
         "mp_per_s": megapixels / (ms / 1000),
         "peak_rss_mb": _peak_rss_mb(),
@@ -134,14 +142,16 @@ def _markdown(rows: list[dict], machine: dict, skipped: list[str]) -> str:
         f"Machine: {machine['cpu']}, {machine['cpu_count']} cores, torch {machine['torch']} with "
         f"{machine['torch_threads']} threads, load average at start {machine['loadavg_at_start'][0]:.2f} "
         f"(shared machine: expect noise), {machine['date_utc']} UTC. Time is the best of the timed passes "
-        "after one warm-up; peak RSS is the whole worker process (Python + torch + model + activations).",
+        "after a small warm-up; CPU ms is the process CPU time of that pass (all threads); peak RSS is the "
+        "whole worker process (Python + torch + model + activations).",
         "",
-        "| model | arch | ms | MP/s | peak RSS MB | params | GMAC | GMAC/MP |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| model | arch | ms | CPU ms | MP/s | peak RSS MB | params | GMAC | GMAC/MP |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['model']} | {r['arch']} | {r['ms']:.0f} | {r['mp_per_s']:.3f} | {r['peak_rss_mb']:.0f} | "
+            f"| {r['model']} | {r['arch']} | {r['ms']:.0f} | {r['cpu_ms']:.0f} | {r['mp_per_s']:.3f} | "
+            f"{r['peak_rss_mb']:.0f} | "
             f"{r['params']:,} | {r['gmacs']:.1f} | {r['gmacs_per_mp']:.1f} |"
         )
     if skipped:
