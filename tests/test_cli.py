@@ -407,3 +407,58 @@ def test_real_subprocess_usage_error(tmp_path: Path) -> None:
     assert out.returncode == 2
     assert len(errors_in(out.stderr)) == 1 and "nope.safetensors" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+# --- examples and README's main job
+
+
+def test_examples_are_reproducible(tmp_path: Path) -> None:
+    sys.path.insert(0, str(REPO / "examples"))
+    try:
+        import make_examples
+    finally:
+        sys.path.remove(str(REPO / "examples"))
+    written = make_examples.make_examples(tmp_path)
+    assert len(written) >= 4
+    for path in written:
+        shipped = np.asarray(PILImage.open(REPO / "examples" / "inputs" / path.name), np.float32)
+        fresh = np.asarray(PILImage.open(path), np.float32)
+        assert shipped.shape == fresh.shape
+        assert np.abs(shipped - fresh).mean() < 1.0, path.name
+
+
+def test_main_job_without_default_weights_is_one_clear_line(
+    cli_runner, tmp_path: Path, no_shipped_weights
+) -> None:
+    args = [
+        "pipeline",
+        REPO / "examples" / "inputs",
+        "-o",
+        tmp_path / "restored",
+        "--order",
+        "auto",
+        "--overwrite",
+    ]
+    result = invoke(cli_runner, *args)
+    assert result.exit_code == 1
+    lines = errors_in(stderr_of(result))
+    assert len(lines) == 1 and "--deblur-weights" in lines[0]
+    assert not (tmp_path / "restored").exists() or not any((tmp_path / "restored").iterdir())
+
+
+def test_main_job_on_examples_with_given_weights(
+    cli_runner, tmp_path: Path, tiny_deblur_weights: Path, tiny_colorize_weights: Path
+) -> None:
+    out = tmp_path / "restored"
+    result = invoke(
+        cli_runner,
+        *["pipeline", REPO / "examples" / "inputs", "-o", out, "--order", "auto", "--overwrite", "--json"],
+        *["--deblur-weights", tiny_deblur_weights, "--colorize-weights", tiny_colorize_weights],
+    )
+    assert result.exit_code == 0, stderr_of(result)
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert records and all(r["status"] == "ok" for r in records)
+    for record in records:
+        with PILImage.open(record["input"]) as src, PILImage.open(record["output"]) as dst:
+            assert dst.size == src.size
+            assert ("A" in dst.mode) == ("A" in src.mode)  # alpha kept
