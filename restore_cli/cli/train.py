@@ -1,0 +1,230 @@
+"""`restore train deblur`: train a deblurring model (options or a TOML config with the same keys).
+
+Mounted by the root CLI as ``restore train``; also runs on its own:
+``python -m restore_cli.cli.train deblur --data DIR --out FILE.safetensors --iters N``.
+No torch import at module level (``restore --help`` stays fast).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(help="Train models (deblur) from photos; see docs/TRAINING.md.", no_args_is_help=True)
+
+
+def _int_list(text: str | None, option: str) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError:
+        raise typer.BadParameter(f"{option} takes comma-separated integers, e.g. 1,1,1,8") from None
+
+
+@app.callback()
+def _group() -> None:
+    """Train restore's models; each task is a subcommand."""
+
+
+@app.command("deblur")
+def deblur(
+    data: str | None = typer.Option(
+        None,
+        "--data",
+        help="Folder of sharp photos (blur made on the fly) or of blur/sharp pairs (GoPro layout).",
+    ),
+    val: str | None = typer.Option(
+        None, "--val", help="Validation folder: sharp photos (blurred by the recorded kernels) or pairs."
+    ),
+    val_kernels: str | None = typer.Option(
+        None, "--val-kernels", help="Folder of recorded kernels (*.npy); default: 'kernels' beside --val."
+    ),
+    val_size: int | None = typer.Option(
+        None, "--val-size", help="Centre-crop size of validation images [256]."
+    ),
+    val_limit: int | None = typer.Option(
+        None, "--val-limit", help="Use only the first N validation images [all]."
+    ),
+    val_every: int | None = typer.Option(None, "--val-every", help="Validate every N iterations [500]."),
+    arch: str | None = typer.Option(None, "--arch", help="Deblur architecture from the registry [nafnet]."),
+    hyper: str | None = typer.Option(
+        None, "--hyper", help="Hyperparameters as JSON, e.g. '{\"width\": 16}'."
+    ),
+    width: int | None = typer.Option(None, "--width", help="Shortcut for hyper width."),
+    enc_blocks: str | None = typer.Option(
+        None, "--enc-blocks", help="Shortcut for hyper enc_blocks, e.g. 1,1,1,8."
+    ),
+    middle_blocks: int | None = typer.Option(
+        None, "--middle-blocks", help="Shortcut for hyper middle_blocks."
+    ),
+    dec_blocks: str | None = typer.Option(
+        None, "--dec-blocks", help="Shortcut for hyper dec_blocks, e.g. 1,1,1,1."
+    ),
+    synth: str | None = typer.Option(
+        None, "--synth", help="On-the-fly blur: motion | gaussian | defocus | mixed [mixed, motion-heavy]."
+    ),
+    kernel_size: int | None = typer.Option(
+        None, "--kernel-size", help="Size of synthetic motion kernels [31]."
+    ),
+    noise: bool | None = typer.Option(
+        None, "--noise/--no-noise", help="Add Gaussian/Poisson noise to inputs [on]."
+    ),
+    jpeg: bool | None = typer.Option(None, "--jpeg/--no-jpeg", help="JPEG re-compression of inputs [on]."),
+    patch: int | None = typer.Option(None, "--patch", help="Training patch size [128]."),
+    batch: int | None = typer.Option(None, "--batch", help="Batch size [8]."),
+    iters: int | None = typer.Option(
+        None, "--iters", help="Stop after N iterations (also the cosine schedule's length)."
+    ),
+    time_limit: str | None = typer.Option(
+        None, "--time-limit", help="Stop cleanly after this wall time: 5400, 90m, 1h30m."
+    ),
+    lr: float | None = typer.Option(None, "--lr", help="Peak learning rate (AdamW) [1e-3]."),
+    min_lr: float | None = typer.Option(
+        None, "--min-lr", help="Final learning rate of the cosine schedule [1e-6]."
+    ),
+    weight_decay: float | None = typer.Option(None, "--weight-decay", help="AdamW weight decay [0]."),
+    warmup: int | None = typer.Option(None, "--warmup", help="Linear warm-up iterations [200]."),
+    schedule: str | None = typer.Option(None, "--schedule", help="cosine | step | constant [cosine]."),
+    grad_clip: float | None = typer.Option(
+        None, "--grad-clip", help="Clip the gradient norm (0: off) [1.0]."
+    ),
+    ema: float | None = typer.Option(None, "--ema", help="EMA decay of the weights (0: off) [0.999]."),
+    loss: str | None = typer.Option(
+        None,
+        "--loss",
+        "--content",
+        help="l1 | charbonnier | psnr | logcosh | fft or 'psnr:1,fft:0.05' [psnr].",
+    ),
+    out: str | None = typer.Option(
+        None, "--out", help="Export the (EMA) model to this .safetensors file at the end."
+    ),
+    export_best: bool | None = typer.Option(
+        None, "--export-best/--export-last", help="Export the best-validation EMA instead of the last."
+    ),
+    checkpoint: str | None = typer.Option(None, "--checkpoint", help="Checkpoint file [OUT with .ckpt.pt]."),
+    checkpoint_every: int | None = typer.Option(
+        None, "--checkpoint-every", help="Save a checkpoint every N iterations [500]."
+    ),
+    resume: str | None = typer.Option(
+        None, "--resume", help="Continue exactly from a checkpoint (.ckpt.pt)."
+    ),
+    init: str | None = typer.Option(
+        None, "--init", help="Start from exported weights (.safetensors) with a fresh optimiser."
+    ),
+    log: str | None = typer.Option(None, "--log", help="JSONL log file [OUT with .log.jsonl]."),
+    log_every: int | None = typer.Option(None, "--log-every", help="Log/display every N iterations [10]."),
+    threads: int | None = typer.Option(None, "--threads", help="torch.set_num_threads (0: torch's default)."),
+    workers: int | None = typer.Option(None, "--workers", help="Data worker processes [1]."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed of data and initialisation [0]."),
+    gray: bool | None = typer.Option(None, "--gray/--rgb", help="Train a gray (1-channel) model."),
+    laplacian: bool | None = typer.Option(
+        None, "--laplacian", help="Model takes a Laplacian 4th channel (if the arch supports it)."
+    ),
+    channels_last: bool | None = typer.Option(
+        None, "--channels-last/--no-channels-last", help="Use channels_last memory format."
+    ),
+    device: str | None = typer.Option(None, "--device", help="auto | cpu | cuda [auto]."),
+    config: Path | None = typer.Option(
+        None, "--config", help="TOML file with the same keys as these options (unknown keys are an error)."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", help="No live display (the JSONL log is still written)."),
+) -> None:
+    """Train a deblurring model; prints a JSON summary on stdout when done."""
+    from restore_cli.errors import RestoreError
+    from restore_cli.train.config import build_config
+
+    hyper_values: dict | None = None
+    if hyper is not None:
+        try:
+            hyper_values = json.loads(hyper)
+        except json.JSONDecodeError as exc:
+            raise typer.BadParameter(f"--hyper is not valid JSON ({exc})") from None
+        if not isinstance(hyper_values, dict):
+            raise typer.BadParameter('--hyper must be a JSON object, e.g. {"width": 16}')
+    shortcuts = {
+        "width": width,
+        "enc_blocks": _int_list(enc_blocks, "--enc-blocks"),
+        "middle_blocks": middle_blocks,
+        "dec_blocks": _int_list(dec_blocks, "--dec-blocks"),
+    }
+    shortcuts = {k: v for k, v in shortcuts.items() if v is not None}
+    if shortcuts:
+        hyper_values = {**(hyper_values or {}), **shortcuts}
+    try:
+        cfg = build_config(
+            config,
+            task="deblur",
+            data=data,
+            val=val,
+            val_kernels=val_kernels,
+            val_size=val_size,
+            val_limit=val_limit,
+            val_every=val_every,
+            arch=arch,
+            hyper=hyper_values,
+            synth=synth,
+            kernel_size=kernel_size,
+            noise=noise,
+            jpeg=jpeg,
+            patch=patch,
+            batch=batch,
+            iters=iters,
+            time_limit=time_limit,
+            lr=lr,
+            min_lr=min_lr,
+            weight_decay=weight_decay,
+            warmup=warmup,
+            schedule=schedule,
+            grad_clip=grad_clip,
+            ema=ema,
+            loss=loss,
+            out=out,
+            export_best=export_best,
+            checkpoint=checkpoint,
+            checkpoint_every=checkpoint_every,
+            resume=resume,
+            init=init,
+            log=log,
+            log_every=log_every,
+            threads=threads,
+            workers=workers,
+            seed=seed,
+            gray=gray,
+            laplacian=laplacian,
+            channels_last=channels_last,
+            device=device,
+        )
+        cfg.check()
+        _run(cfg, quiet)
+    except RestoreError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+
+
+def _run(cfg, quiet: bool) -> None:
+    from restore_cli.train.trainer import train_deblur
+
+    reporter = None
+    if not quiet:
+        from restore_cli.train.display import RichReporter
+
+        reporter = RichReporter()
+    result = train_deblur(cfg, reporter)
+    summary = {
+        "iteration": result.iteration,
+        "total_iterations": result.total_iterations,
+        "wall_time_s": round(result.wall_time_s, 1),
+        "stopped_by": result.stopped_by,
+        "val": result.val,
+        "out": result.out,
+        "checkpoint": result.checkpoint,
+    }
+    sys.stdout.write(json.dumps(summary) + "\n")
+
+
+if __name__ == "__main__":
+    app()

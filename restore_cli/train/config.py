@@ -1,0 +1,190 @@
+"""Typed training configuration: one dataclass, filled from a TOML file and/or command-line options.
+
+The TOML keys are the field names (``--time-limit`` is ``time_limit``, dashes are accepted too); an unknown
+key is an error naming the file and the key, so a typo never silently trains the wrong model.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from restore_cli.errors import UsageError
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on (saved in checkpoints and summarised in exported weights)."""
+
+    task: str = "deblur"
+    data: str = ""
+    val: str | None = None
+    val_kernels: str | None = None  # default: the "kernels" folder beside --val
+    val_size: int = 256
+    val_limit: int = 0  # 0: every validation image
+    val_every: int = 500
+    val_seed: int = 0
+    arch: str = "nafnet"
+    hyper: dict[str, Any] = field(default_factory=dict)
+    synth: str = "mixed"  # motion | gaussian | defocus | mixed (ignored when --data holds pairs)
+    kernel_size: int = 31
+    noise: bool = True
+    jpeg: bool = True
+    patch: int = 128
+    batch: int = 8
+    iters: int = 0  # 0: no iteration limit (then give time_limit); also the horizon of the lr schedule
+    time_limit: str | float = 0  # seconds, or "90m", "1h30m", "45s"
+    lr: float = 1e-3
+    min_lr: float = 1e-6
+    weight_decay: float = 0.0
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.9])
+    warmup: int = 200
+    schedule: str = "cosine"  # cosine | step | constant
+    step_every: int = 0  # step schedule: halve the lr every N iterations (0: iters // 4)
+    grad_clip: float = 1.0  # 0: off
+    ema: float = 0.999  # 0: no EMA
+    loss: str = "psnr"  # l1 | charbonnier | psnr | logcosh | fft, or weighted "psnr:1,fft:0.05"
+    out: str | None = None
+    export_best: bool = False
+    checkpoint: str | None = None  # default: OUT with suffix .ckpt.pt
+    checkpoint_every: int = 500
+    resume: str | None = None
+    init: str | None = None
+    log: str | None = None  # JSONL; default: OUT with suffix .log.jsonl
+    log_every: int = 10
+    threads: int = 0  # torch.set_num_threads; 0: leave torch's default
+    workers: int = 1
+    seed: int = 0
+    gray: bool = False
+    laplacian: bool = False
+    channels_last: bool = False
+    device: str = "auto"
+
+    # -- derived values --------------------------------------------------------------------------------------
+
+    def time_limit_s(self) -> float:
+        """The wall-clock limit in seconds (0: none)."""
+        return parse_duration(self.time_limit)
+
+    def checkpoint_path(self) -> Path | None:
+        if self.checkpoint:
+            return Path(self.checkpoint)
+        if self.out:
+            return _with_suffix(Path(self.out), ".ckpt.pt")
+        return None
+
+    def log_path(self) -> Path | None:
+        if self.log:
+            return Path(self.log)
+        if self.out:
+            return _with_suffix(Path(self.out), ".log.jsonl")
+        return None
+
+    def kernels_dir(self) -> Path | None:
+        if self.val_kernels:
+            return Path(self.val_kernels)
+        if self.val:
+            return Path(self.val).resolve().parent / "kernels"
+        return None
+
+    def check(self) -> None:
+        """Reject combinations that cannot train (before any data or model is loaded)."""
+        if not self.data:
+            raise UsageError("no training data; give --data FOLDER (sharp photos, or blur/sharp pairs)")
+        if self.iters <= 0 and self.time_limit_s() <= 0:
+            raise UsageError("give --iters N and/or --time-limit (e.g. 90m) so the run knows when to stop")
+        if self.schedule not in ("cosine", "step", "constant"):
+            raise UsageError(f"unknown --schedule {self.schedule!r}; choose cosine, step or constant")
+        if self.synth not in ("motion", "gaussian", "defocus", "mixed"):
+            raise UsageError(f"unknown --synth {self.synth!r}; choose motion, gaussian, defocus or mixed")
+        if self.patch <= 0 or self.batch <= 0:
+            raise UsageError("--patch and --batch must be positive")
+        if not 0.0 <= self.ema < 1.0:
+            raise UsageError("--ema must be in [0, 1) (0 disables it)")
+        if self.resume and self.init:
+            raise UsageError("give either --resume (continue a checkpoint) or --init (start from weights)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+
+FIELD_NAMES = {f.name for f in fields(TrainConfig)}
+
+
+def _with_suffix(path: Path, suffix: str) -> Path:
+    name = path.name
+    for ext in (".safetensors", ".pt"):
+        if name.endswith(ext):
+            name = name[: -len(ext)]
+    return path.with_name(name + suffix)
+
+
+_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s)?\s*$")
+
+
+def parse_duration(value: str | float | int | None) -> float:
+    """Seconds from 5400, "5400", "90m", "1h30m", "45s" (0 or empty: no limit)."""
+    if value is None or value == "":
+        return 0.0
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).strip().lower()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    m = _DURATION.match(text)
+    if not m or not any(m.groups()):
+        raise UsageError(f"cannot read the duration {value!r}; write e.g. 5400, 90m, 1h30m or 45s")
+    h, mnt, s = (float(g) if g else 0.0 for g in m.groups())
+    return h * 3600 + mnt * 60 + s
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML config; unknown keys are a UsageError naming the file."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError("config file not found", path) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"not valid TOML ({exc}); fix the file", path) from None
+    values = {}
+    for key, value in raw.items():
+        name = key.replace("-", "_")
+        if name not in FIELD_NAMES:
+            raise UsageError(
+                f"unknown key {key!r}; known keys: {', '.join(sorted(FIELD_NAMES))}",
+                path,
+            )
+        values[name] = value
+    return values
+
+
+def build_config(toml_path: str | Path | None = None, **options: Any) -> TrainConfig:
+    """A config from an optional TOML file, overridden by the options that are not None.
+
+    ``hyper`` from both sources is merged (options win key by key).
+    """
+    values: dict[str, Any] = load_toml(toml_path) if toml_path else {}
+    for key, value in options.items():
+        if key not in FIELD_NAMES:
+            raise UsageError(f"unknown option {key!r}")
+        if value is None:
+            continue
+        if key == "hyper":
+            values["hyper"] = {**values.get("hyper", {}), **value}
+        else:
+            values[key] = value
+    cfg = TrainConfig(**values)
+    if not isinstance(cfg.hyper, dict):
+        raise UsageError('hyper must be a table / JSON object, e.g. {"width": 16}')
+    return cfg

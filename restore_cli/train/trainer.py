@@ -1,0 +1,581 @@
+"""The deblurring trainer: data, model, optimiser, EMA, validation, checkpoints and export in one loop.
+
+``train_deblur(config)`` is the whole run. It stops at ``iters`` or the time limit or on Ctrl-C, and in each
+case saves a checkpoint (atomically) and exports the weights, so an interrupted run loses nothing and
+``--resume`` continues bit for bit (same parameters as one uninterrupted run on the same device).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import platform
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from restore_cli.errors import UsageError
+from restore_cli.train.config import TrainConfig
+from restore_cli.train.losses import ContentLoss
+from restore_cli.train.metrics import psnr_u8, ssim_u8, to_u8
+
+CKPT_FORMAT = "restore-train-ckpt/1"
+
+
+class Reporter(Protocol):
+    """What the trainer tells a display (the CLI's rich live view; tests pass nothing)."""
+
+    def start(self, first_iter: int, total_iters: int, time_limit_s: float, info: str) -> None: ...
+    def step(self, iteration: int, stats: dict[str, Any]) -> None: ...
+    def message(self, text: str) -> None: ...
+    def close(self) -> None: ...
+
+
+class _NullReporter:
+    def start(self, first_iter: int, total_iters: int, time_limit_s: float, info: str) -> None:
+        pass
+
+    def step(self, iteration: int, stats: dict[str, Any]) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class TrainResult:
+    """What a run did: where it stopped and why, and the last validation numbers."""
+
+    iteration: int
+    total_iterations: int  # including the iterations of an --init file
+    wall_time_s: float
+    stopped_by: str  # "iters" | "time" | "interrupt"
+    val: dict[str, float] = field(default_factory=dict)
+    out: str | None = None
+    checkpoint: str | None = None
+    losses: list[float] = field(default_factory=list)
+
+
+# -- helpers ---
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def hardware_description(device: torch.device) -> str:
+    """CPU model and thread count, plus the GPU name when training on one."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    text = f"CPU {cpu} ({os.cpu_count()} cores, torch threads {torch.get_num_threads()})"
+    if device.type == "cuda":
+        text += f"; GPU {torch.cuda.get_device_name(device)}"
+    return text
+
+
+def lr_factor(cfg: TrainConfig, iteration: int) -> float:
+    """Multiplier of the base lr at ``iteration``: linear warm-up, then cosine/step/constant."""
+    if cfg.warmup > 0 and iteration < cfg.warmup:
+        return (iteration + 1) / cfg.warmup
+    floor = cfg.min_lr / cfg.lr if cfg.lr > 0 else 0.0
+    if cfg.schedule == "constant" or cfg.iters <= 0:
+        return 1.0
+    if cfg.schedule == "step":
+        every = cfg.step_every or max(1, cfg.iters // 4)
+        return max(floor, 0.5 ** (iteration // every))
+    span = max(1, cfg.iters - cfg.warmup)
+    progress = min(1.0, (iteration - cfg.warmup) / span)
+    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def resolve_hyper(cfg: TrainConfig, init_hyper: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Hyperparameters: the --init file's (if any), then --hyper, then --gray/--laplacian."""
+    from restore_cli.models import get_arch
+
+    spec = get_arch(cfg.arch)
+    if spec.task != "deblur":
+        raise UsageError(f"architecture {cfg.arch!r} is a {spec.task} model; choose a deblur architecture")
+    hyper = dict(init_hyper or {})
+    hyper.update(cfg.hyper)
+    if cfg.gray:
+        if "in_channels" not in spec.defaults:
+            raise UsageError(
+                f"architecture {cfg.arch!r} has no in_channels hyperparameter; it cannot train --gray"
+            )
+        hyper["in_channels"] = 1
+    if cfg.laplacian:
+        if "laplacian" not in spec.defaults:
+            raise UsageError(f"architecture {cfg.arch!r} has no Laplacian input; drop --laplacian")
+        hyper["laplacian"] = True
+    return spec.hyper(**hyper)
+
+
+def build_train_dataset(cfg: TrainConfig):
+    """Pairs when --data holds a blur/sharp layout, else sharp photos with on-the-fly synthesis."""
+    from restore_cli.data.datasets import PairedDataset, SharpPhotoDataset, has_pairs
+    from restore_cli.data.synth import Degradation
+
+    if not Path(cfg.data).exists():
+        raise UsageError("training data folder not found", cfg.data)
+    if has_pairs(cfg.data):
+        return PairedDataset(cfg.data, patch=cfg.patch, seed=cfg.seed, gray=cfg.gray)
+    degradation = Degradation(kind=cfg.synth, kernel_size=cfg.kernel_size)
+    if not cfg.noise:
+        degradation.p_noise = degradation.p_poisson = 0.0
+    if not cfg.jpeg:
+        degradation.p_jpeg = 0.0
+    return SharpPhotoDataset(cfg.data, patch=cfg.patch, degradation=degradation, seed=cfg.seed, gray=cfg.gray)
+
+
+def _pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, int, int]:
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        x = torch.nn.functional.pad(x, (0, pw, 0, ph), mode="reflect")
+    return x, h, w
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, valset, device: torch.device, multiple: int = 16) -> dict[str, float]:
+    """Mean PSNR/SSIM (8-bit) of the model's outputs on a ValSet, and of the blurred inputs as a baseline."""
+    was_training = model.training
+    model.eval()
+    psnrs, ssims, base = [], [], []
+    for blur_u8, sharp_u8 in zip(valset.blurred, valset.sharp):
+        x = torch.from_numpy(blur_u8.transpose(2, 0, 1).copy()).float().div_(255.0)[None].to(device)
+        x, h, w = _pad_to_multiple(x, multiple)
+        y = model(x)[0, :, :h, :w]
+        out = to_u8(y)
+        psnrs.append(psnr_u8(out, sharp_u8))
+        ssims.append(ssim_u8(out, sharp_u8))
+        base.append(psnr_u8(blur_u8, sharp_u8))
+    model.train(was_training)
+    return {
+        "psnr": float(np.mean(psnrs)),
+        "ssim": float(np.mean(ssims)),
+        "input_psnr": float(np.mean(base)),
+        "gain_db": float(np.mean(psnrs) - np.mean(base)),
+    }
+
+
+class EMA:
+    """Exponential moving average of a model's parameters (buffers copied), kept in a shadow module."""
+
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.module = copy.deepcopy(model).eval()
+        for p in self.module.parameters():
+            p.requires_grad_(False)
+
+    def decay_at(self, step: int) -> float:
+        """Decay warmed up as (1 + n) / (10 + n), so a short run's average is not dominated by the init."""
+        return min(self.decay, (1.0 + step) / (10.0 + step))
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module, step: int) -> None:
+        ema_params = list(self.module.parameters())
+        params = [p.detach() for p in model.parameters()]
+        torch._foreach_lerp_(ema_params, params, 1.0 - self.decay_at(step))
+        for b_ema, b in zip(self.module.buffers(), model.buffers()):
+            b_ema.copy_(b)
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    """torch.save to a temporary file beside ``path``, then os.replace: never a half-written checkpoint."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a training checkpoint with ``weights_only=True`` (no pickled code can run)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError("checkpoint not found; give --resume a .ckpt.pt file written by restore train", path)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt or foreign file
+        raise UsageError(
+            f"cannot read this checkpoint ({exc.__class__.__name__}); use another file", path
+        ) from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CKPT_FORMAT:
+        raise UsageError("not a restore training checkpoint; give --resume a .ckpt.pt file", path)
+    return ckpt
+
+
+class _StopFlag:
+    """SIGINT sets the flag (the loop saves and exits); a second Ctrl-C interrupts at once."""
+
+    def __init__(self) -> None:
+        self.stop = False
+        self._previous = None
+
+    def __enter__(self) -> _StopFlag:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.stop:
+            raise KeyboardInterrupt
+        self.stop = True
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+# -- the run ---
+
+
+class DeblurTrainer:
+    """One training run; ``run()`` returns a TrainResult. Split into methods so tests can drive the pieces."""
+
+    def __init__(self, cfg: TrainConfig, reporter: Reporter | None = None, dataset=None, valset=None) -> None:
+        from restore_cli.models import create_model, get_arch
+
+        cfg.check()
+        self.cfg = cfg
+        self.reporter = reporter or _NullReporter()
+        if cfg.threads > 0:
+            torch.set_num_threads(cfg.threads)
+        self.device = pick_device(cfg.device)
+        torch.manual_seed(cfg.seed)
+
+        self.prior_iterations = 0
+        self.prior_wall_s = 0.0
+        init_hyper = None
+        init_state = None
+        if cfg.init:
+            init_hyper, init_state, self.prior_iterations, self.prior_wall_s = _read_init(cfg)
+        ckpt = load_checkpoint(cfg.resume) if cfg.resume else None
+        if ckpt is not None:
+            if ckpt["arch"] != cfg.arch:
+                raise UsageError(f"checkpoint is for {ckpt['arch']!r}, not --arch {cfg.arch!r}", cfg.resume)
+            init_hyper = json.loads(ckpt["hyper"])
+        self.hyper = resolve_hyper(cfg, init_hyper)
+        self.spec = get_arch(cfg.arch)
+        self.model = create_model(cfg.arch, **self.hyper).to(self.device)
+        self.multiple = int(getattr(self.model, "size_multiple", self.spec.size_multiple) or 1)
+        if init_state is not None:
+            self.model.load_state_dict(init_state, strict=True)
+        if cfg.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.model.train()
+        self.ema = EMA(self.model, cfg.ema) if cfg.ema > 0 else None
+        decay, no_decay = [], []
+        for p in self.model.parameters():
+            (decay if p.ndim > 1 else no_decay).append(p)
+        self.optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=cfg.lr,
+            betas=tuple(cfg.betas),
+        )
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda it: lr_factor(cfg, it))
+        self.loss_fn = ContentLoss(cfg.loss)
+
+        self.iteration = 0
+        self.data_pos = 0
+        self.wall_s = 0.0
+        self.best_psnr = -math.inf
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.last_val: dict[str, float] = {}
+        if ckpt is not None:
+            self._restore(ckpt)
+
+        self.dataset = dataset if dataset is not None else build_train_dataset(cfg)
+        self.valset = valset
+        if self.valset is None and cfg.val:
+            from restore_cli.data.validation import make_val_set
+
+            self.valset = make_val_set(
+                cfg.val, cfg.kernels_dir(), cfg.val_size, cfg.val_seed, cfg.val_limit or None, cfg.gray
+            )
+
+    # -- state ------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly (weights_only-loadable: tensors, numbers, strings)."""
+        return {
+            "format": CKPT_FORMAT,
+            "arch": self.cfg.arch,
+            "hyper": json.dumps(self.hyper),
+            "config": self.cfg.to_json(),
+            "model": self.model.state_dict(),
+            "ema": self.ema.module.state_dict() if self.ema else None,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "iteration": self.iteration,
+            "data_pos": self.data_pos,
+            "wall_s": self.wall_s,
+            "prior_iterations": self.prior_iterations,
+            "prior_wall_s": self.prior_wall_s,
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "best_psnr": self.best_psnr if math.isfinite(self.best_psnr) else None,
+            "best_state": self.best_state,
+            "last_val": json.dumps(self.last_val),
+        }
+
+    def _restore(self, ckpt: dict[str, Any]) -> None:
+        self.model.load_state_dict(ckpt["model"], strict=True)
+        if self.ema is not None and ckpt.get("ema") is not None:
+            self.ema.module.load_state_dict(ckpt["ema"], strict=True)
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scheduler.load_state_dict(ckpt["scheduler"])
+        self.iteration = int(ckpt["iteration"])
+        self.data_pos = int(ckpt["data_pos"])
+        self.wall_s = float(ckpt["wall_s"])
+        self.prior_iterations = int(ckpt.get("prior_iterations", 0))
+        self.prior_wall_s = float(ckpt.get("prior_wall_s", 0.0))
+        torch.set_rng_state(ckpt["torch_rng"])
+        if torch.cuda.is_available() and ckpt.get("cuda_rng"):
+            torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
+        self.best_psnr = ckpt["best_psnr"] if ckpt.get("best_psnr") is not None else -math.inf
+        self.best_state = ckpt.get("best_state")
+        self.last_val = json.loads(ckpt.get("last_val") or "{}")
+
+    def save_checkpoint(self) -> Path | None:
+        path = self.cfg.checkpoint_path()
+        if path is None:
+            return None
+        atomic_torch_save(self.state_dict(), path)
+        return path
+
+    def eval_module(self) -> torch.nn.Module:
+        return self.ema.module if self.ema is not None else self.model
+
+    # -- steps ------
+
+    def train_step(self, blurred: torch.Tensor, sharp: torch.Tensor) -> tuple[float, dict[str, float]]:
+        cfg = self.cfg
+        blurred = blurred.to(self.device, non_blocking=True)
+        sharp = sharp.to(self.device, non_blocking=True)
+        if cfg.channels_last:
+            blurred = blurred.contiguous(memory_format=torch.channels_last)
+        pred = self.model(blurred)
+        loss, parts = self.loss_fn(pred, sharp)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        if self.ema is not None:
+            self.ema.update(self.model, self.iteration)
+        self.iteration += 1
+        self.data_pos += blurred.shape[0]
+        return float(loss.detach()), parts
+
+    def validate(self) -> dict[str, float]:
+        if self.valset is None or len(self.valset) == 0:
+            return {}
+        metrics = evaluate(self.eval_module(), self.valset, self.device, self.multiple)
+        metrics["iteration"] = self.iteration
+        self.last_val = metrics
+        if metrics["psnr"] > self.best_psnr:
+            self.best_psnr = metrics["psnr"]
+            if self.cfg.export_best:
+                self.best_state = {k: v.detach().clone() for k, v in self.eval_module().state_dict().items()}
+        return metrics
+
+    # -- loop ------
+
+    def run(self) -> TrainResult:
+        from restore_cli.data.datasets import make_loader
+
+        cfg = self.cfg
+        limit_s = cfg.time_limit_s()
+        log_path = cfg.log_path()
+        log_file = None
+        if log_path is not None:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            log_file = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 - closed in finally
+
+        def log(record: dict[str, Any]) -> None:
+            if log_file is not None:
+                log_file.write(json.dumps(record) + "\n")
+                log_file.flush()
+
+        describe = getattr(self.dataset, "describe", lambda: str(cfg.data))
+        log({"event": "start", "iteration": self.iteration, "config": cfg.to_dict(), "data": describe()})
+        self.reporter.start(self.iteration, cfg.iters, limit_s, f"{cfg.arch} {json.dumps(self.hyper)}")
+        loader = make_loader(self.dataset, cfg.batch, start=self.data_pos, workers=cfg.workers)
+        losses: list[float] = []
+        stopped_by = "iters"
+        start = time.monotonic()
+        wall_at_start = self.wall_s
+        run_iters_start = self.iteration
+        window_t, window_it = start, self.iteration
+        it_s = 0.0
+        try:
+            with _StopFlag() as flag:
+                if self.iteration == 0 and self.valset is not None and cfg.val_every > 0:
+                    self._report_val(self.validate(), log)
+                batches = iter(loader)
+                while True:
+                    if cfg.iters > 0 and self.iteration >= cfg.iters:
+                        stopped_by = "iters"
+                        break
+                    if limit_s > 0 and time.monotonic() - start >= limit_s:
+                        stopped_by = "time"
+                        break
+                    if flag.stop:
+                        stopped_by = "interrupt"
+                        break
+                    blurred, sharp = next(batches)
+                    loss, parts = self.train_step(blurred, sharp)
+                    losses.append(loss)
+                    self.wall_s = wall_at_start + time.monotonic() - start
+                    if self.iteration % cfg.log_every == 0 or self.iteration == run_iters_start + 1:
+                        now = time.monotonic()
+                        if now > window_t and self.iteration > window_it:
+                            it_s = (self.iteration - window_it) / (now - window_t)
+                        window_t, window_it = now, self.iteration
+                        stats = {
+                            "loss": loss,
+                            **{f"loss_{k}": v for k, v in parts.items()},
+                            "lr": self.optimizer.param_groups[0]["lr"],
+                            "it_s": it_s,
+                            "elapsed_s": now - start,
+                            "val_psnr": self.last_val.get("psnr"),
+                        }
+                        log({"event": "train", "iteration": self.iteration, **stats})
+                        self.reporter.step(self.iteration, stats)
+                    if cfg.val_every > 0 and self.iteration % cfg.val_every == 0:
+                        self._report_val(self.validate(), log)
+                    if cfg.checkpoint_every > 0 and self.iteration % cfg.checkpoint_every == 0:
+                        self.save_checkpoint()
+                del batches
+                if self.valset is not None and self.last_val.get("iteration") != self.iteration:
+                    self._report_val(self.validate(), log)
+                ckpt_path = self.save_checkpoint()
+                out = self.export() if cfg.out else None
+        finally:
+            log({"event": "stop", "iteration": self.iteration, "wall_s": self.wall_s})
+            if log_file is not None:
+                log_file.close()
+            self.reporter.close()
+        return TrainResult(
+            iteration=self.iteration,
+            total_iterations=self.prior_iterations + self.iteration,
+            wall_time_s=self.prior_wall_s + self.wall_s,
+            stopped_by=stopped_by,
+            val=dict(self.last_val),
+            out=str(out) if out else None,
+            checkpoint=str(ckpt_path) if ckpt_path else None,
+            losses=losses,
+        )
+
+    def _report_val(self, metrics: dict[str, float], log) -> None:
+        if not metrics:
+            return
+        log({"event": "val", **metrics})
+        self.reporter.message(
+            f"iter {self.iteration}: val PSNR {metrics['psnr']:.2f} dB (input {metrics['input_psnr']:.2f}, "
+            f"gain {metrics['gain_db']:+.2f}), SSIM {metrics['ssim']:.4f}"
+        )
+
+    # -- export ------
+
+    def export_metadata(self) -> dict[str, Any]:
+        cfg = self.cfg
+        describe = getattr(self.dataset, "describe", lambda: str(cfg.data))
+        recipe = {
+            "loss": cfg.loss,
+            "patch": cfg.patch,
+            "batch": cfg.batch,
+            "lr": cfg.lr,
+            "schedule": cfg.schedule,
+            "ema": cfg.ema,
+            "iters_this_run": self.iteration,
+            "init": Path(cfg.init).name if cfg.init else None,
+            "exported": "best-val EMA"
+            if (cfg.export_best and self.best_state)
+            else ("EMA" if self.ema else "plain"),
+            "gray": cfg.gray,
+            "laplacian": cfg.laplacian,
+        }
+        training = {
+            "data": describe(),
+            "iterations": self.prior_iterations + self.iteration,
+            "wall_time_s": round(self.prior_wall_s + self.wall_s, 1),
+            "hardware": hardware_description(self.device),
+            "recipe": recipe,
+        }
+        metrics: dict[str, Any] = {}
+        if self.last_val:
+            val = self.last_val
+            if cfg.export_best and self.best_state is not None:
+                val = {**val, "psnr": self.best_psnr}
+            metrics = {
+                "val_psnr": round(val["psnr"], 3),
+                "val_ssim": round(val["ssim"], 4),
+                "val_input_psnr": round(val["input_psnr"], 3),
+                "val_gain_db": round(val["psnr"] - val["input_psnr"], 3),
+                "val_recipe": getattr(self.valset, "recipe", ""),
+            }
+        return {"training": training, "metrics": metrics}
+
+    def export(self) -> Path:
+        """Write ``--out`` via restore_cli.weights.save_weights (EMA, or best-val EMA with --export-best)."""
+        from restore_cli.weights import save_weights
+
+        module = self.eval_module()
+        if self.cfg.export_best and self.best_state is not None:
+            module = copy.deepcopy(module)
+            module.load_state_dict(self.best_state)
+        module = module.to(memory_format=torch.contiguous_format).eval()
+        path = Path(self.cfg.out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_weights(path, module, self.cfg.arch, self.hyper, meta=self.export_metadata())
+        return path
+
+
+def _read_init(cfg: TrainConfig):
+    """Hyperparameters, state dict, iterations and wall time recorded in an --init weights file."""
+    from restore_cli.weights import load_model
+
+    loaded = load_model(cfg.init, task=None)
+    if loaded.arch != cfg.arch:
+        raise UsageError(f"--init weights are {loaded.arch!r}, not --arch {cfg.arch!r}", cfg.init)
+    training = (loaded.metadata or {}).get("training") or {}
+    if isinstance(training, str):
+        training = json.loads(training)
+    state = {k: v.detach().cpu().clone() for k, v in loaded.module.state_dict().items()}
+    return (
+        dict(loaded.hyper),
+        state,
+        int(training.get("iterations", 0)),
+        float(training.get("wall_time_s", 0.0)),
+    )
+
+
+def train_deblur(cfg: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
+    """Train a deblurring model as ``cfg`` says (see TrainConfig and docs/TRAINING.md)."""
+    return DeblurTrainer(cfg, reporter).run()

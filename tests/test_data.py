@@ -1,0 +1,165 @@
+"""Blur synthesis, training datasets and validation sets (tiny images made here; no downloads)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from restore_cli.data.datasets import PairedDataset, SharpPhotoDataset, find_pairs, make_loader
+from restore_cli.data.synth import (
+    Degradation,
+    blur_linear,
+    convolve,
+    defocus_kernel,
+    gaussian_kernel,
+    motion_kernel,
+    rasterize_trajectory,
+    to_linear,
+    to_srgb,
+)
+from restore_cli.data.validation import kernel_val_set, load_kernels
+
+
+def _photo(h: int = 80, w: int = 96, seed: int = 0) -> np.ndarray:
+    """A uint8 RGB test photo with edges, gradients and texture."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w]
+    img = np.stack([x / w, y / h, ((x // 8 + y // 8) % 2).astype(float)], -1) * 200
+    img += rng.uniform(0, 55, size=img.shape)
+    return img.astype(np.uint8)
+
+
+def _write(path: Path, rgb: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_motion_kernels_are_normalised_and_non_negative(seed: int) -> None:
+    k = motion_kernel(np.random.default_rng(seed), size=21)
+    assert k.shape == (21, 21)
+    assert k.dtype == np.float32
+    assert k.min() >= 0
+    assert abs(float(k.sum()) - 1.0) < 1e-5
+    assert (k > 0).sum() > 1  # a path, not a single point
+
+
+def test_trajectory_rasterisation_is_sub_pixel() -> None:
+    # A horizontal path from x=-2.5 to x=+2.5 around the centre: the splatted mass is centred exactly.
+    path = np.linspace(-2.5, 2.5, 11) + 0j
+    k = rasterize_trajectory(path, 9)
+    ys, xs = np.mgrid[0:9, 0:9]
+    assert abs(float((k * xs).sum()) - 4.0) < 1e-6
+    assert abs(float((k * ys).sum()) - 4.0) < 1e-6
+    assert np.allclose(k[[0, 1, 2, 3, 5, 6, 7, 8]].sum(), 0)  # all mass on the middle row
+    # Quarter-pixel samples split their mass between neighbouring columns (bilinear splatting).
+    assert 0 < k[4, 2] < k[4, 4] and k[4, 1] > 0
+
+
+def test_gaussian_sigma_zero_is_identity() -> None:
+    img = _photo().astype(np.float32) / 255.0
+    k = gaussian_kernel(0.0)
+    assert k.shape == (1, 1) and k[0, 0] == 1.0
+    assert np.allclose(blur_linear(img, k), img, atol=1e-6)
+
+
+def test_gaussian_and_defocus_kernels_sum_to_one() -> None:
+    for k in (gaussian_kernel(0.7), gaussian_kernel(3.0), defocus_kernel(2.5), defocus_kernel(6.0)):
+        assert k.min() >= 0 and abs(float(k.sum()) - 1.0) < 1e-5
+    d = defocus_kernel(3.0)
+    assert d[d.shape[0] // 2, d.shape[1] // 2] > 0 and d[0, 0] == 0  # a disk: centre lit, corner dark
+
+
+def test_linear_light_blur_differs_from_srgb_blur_as_expected() -> None:
+    # A black/white edge: averaging in linear light makes the transition brighter than averaging codes.
+    img = np.zeros((1, 20, 1), dtype=np.float32)
+    img[:, 10:] = 1.0
+    k = np.full((1, 5), 0.2, dtype=np.float32)
+    lin = blur_linear(img, k)
+    srgb = convolve(img, k)
+    middle = lin[0, 9, 0]  # 2 of 5 white samples
+    assert abs(float(srgb[0, 9, 0]) - 0.4) < 1e-6
+    assert abs(float(middle) - 0.4 ** (1 / 2.2)) < 1e-5
+    assert np.all(lin >= srgb - 1e-6)
+    # Flat regions are unchanged either way.
+    assert lin[0, 0, 0] == 0 and abs(lin[0, 19, 0] - 1) < 1e-6
+    assert np.allclose(to_srgb(to_linear(img)), img, atol=1e-6)
+
+
+def test_convolution_is_true_convolution() -> None:
+    img = np.zeros((9, 9), dtype=np.float32)
+    img[4, 4] = 1.0
+    k = np.zeros((3, 3), dtype=np.float32)
+    k[0, 2] = 1.0  # a delta up-right of centre: a point spreads to the same offset
+    out = convolve(img, k)
+    assert out[3, 5] == 1.0
+
+
+def test_degradation_is_deterministic_and_in_range() -> None:
+    img = _photo().astype(np.float32) / 255.0
+    d = Degradation()
+    a = d.apply(img, np.random.default_rng(3))
+    b = d.apply(img, np.random.default_rng(3))
+    assert np.array_equal(a, b)
+    assert a.shape == img.shape and a.dtype == np.float32
+    assert 0 <= a.min() and a.max() <= 1
+    with pytest.raises(ValueError):
+        Degradation(kind="zoom")
+
+
+def test_sharp_photo_dataset(tmp_path: Path) -> None:
+    _write(tmp_path / "a" / "one.png", _photo(seed=1))
+    _write(tmp_path / "b" / "two.jpg", _photo(100, 70, seed=2))
+    ds = SharpPhotoDataset(tmp_path, patch=32, degradation=Degradation(kind="motion", kernel_size=15), seed=5)
+    assert ds.num_photos == 2
+    blurred, sharp = ds[7]
+    assert blurred.shape == sharp.shape == (3, 32, 32)
+    assert float((blurred - sharp).abs().mean()) > 0
+    again_b, again_s = ds[7]
+    assert np.array_equal(again_b.numpy(), blurred.numpy()) and np.array_equal(again_s.numpy(), sharp.numpy())
+    gray = SharpPhotoDataset(tmp_path, patch=16, seed=5, gray=True)
+    assert gray[0][0].shape == (1, 16, 16)
+
+
+def test_loader_matches_dataset_order(tmp_path: Path) -> None:
+    _write(tmp_path / "one.png", _photo(seed=1))
+    ds = SharpPhotoDataset(tmp_path, patch=16, degradation=Degradation(kind="gaussian"), seed=1)
+    batch_blur, _ = next(iter(make_loader(ds, batch=3, start=6, workers=0)))
+    for j in range(3):
+        assert np.array_equal(batch_blur[j].numpy(), ds[6 + j][0].numpy())
+
+
+def test_paired_layouts(tmp_path: Path) -> None:
+    for scene in ("s1", "s2"):
+        for name in ("000.png", "001.png"):
+            img = _photo(seed=hash((scene, name)) % 100)
+            _write(tmp_path / "gopro" / scene / "blur" / name, img)
+            _write(tmp_path / "gopro" / scene / "sharp" / name, img)
+    _write(tmp_path / "flat" / "input" / "x.png", _photo())
+    _write(tmp_path / "flat" / "target" / "x.png", _photo())
+    _write(tmp_path / "flat" / "input" / "orphan.png", _photo())
+    assert len(find_pairs(tmp_path / "gopro")) == 4
+    assert len(find_pairs(tmp_path / "flat")) == 1
+    ds = PairedDataset(tmp_path / "gopro", patch=24)
+    blurred, sharp = ds[3]
+    assert blurred.shape == (3, 24, 24)
+    assert np.array_equal(blurred.numpy(), sharp.numpy())  # same files: crops are aligned
+
+
+def test_kernel_val_set_is_fixed(tmp_path: Path) -> None:
+    kdir = tmp_path / "kernels"
+    kdir.mkdir()
+    k = np.zeros((9, 9), dtype=np.float32)
+    k[4, 1:8] = 1.0
+    np.save(kdir / "k1.npy", k)
+    _write(tmp_path / "val" / "a.png", _photo(120, 100))
+    assert abs(float(load_kernels(kdir)[0].sum()) - 1) < 1e-6
+    v1 = kernel_val_set(tmp_path / "val", kdir, size=64, seed=0)
+    v2 = kernel_val_set(tmp_path / "val", kdir, size=64, seed=0)
+    assert len(v1) == 1 and v1.blurred[0].shape == (64, 64, 3) and v1.blurred[0].dtype == np.uint8
+    assert np.array_equal(v1.blurred[0], v2.blurred[0])
+    assert not np.array_equal(v1.blurred[0], v1.sharp[0])
+    assert "recorded kernels" in v1.recipe

@@ -1,0 +1,266 @@
+"""The training stack: losses, config, schedule, exact resume, export, and the CLI (tiny models, CPU)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from restore_cli.data.datasets import SharpPhotoDataset
+from restore_cli.data.synth import Degradation
+from restore_cli.data.validation import ValSet
+from restore_cli.errors import UsageError
+from restore_cli.train.config import TrainConfig, build_config, parse_duration
+from restore_cli.train.losses import (
+    ContentLoss,
+    charbonnier_loss,
+    fft_loss,
+    l1_loss,
+    logcosh_loss,
+    parse_loss_spec,
+    psnr_loss,
+)
+from restore_cli.train.metrics import psnr_u8, ssim_u8
+from restore_cli.train.trainer import DeblurTrainer, lr_factor
+
+TINY_HYPER = {"width": 4, "enc_blocks": [1], "middle_blocks": 1, "dec_blocks": [1]}
+
+
+def _images(n: int = 2) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    out = []
+    for i in range(n):
+        y, x = np.mgrid[0:48, 0:48]
+        img = np.stack([(x * (i + 2)) % 255, (y * 3) % 255, ((x // 6 + y // 6) % 2) * 255], -1).astype(float)
+        out.append(np.clip(img * 0.8 + rng.uniform(0, 50, img.shape), 0, 255).astype(np.uint8))
+    return out
+
+
+def _dataset() -> SharpPhotoDataset:
+    degradation = Degradation(kind="gaussian", kernel_size=7, gaussian_sigma=(1.0, 2.0), p_jpeg=0.0)
+    return SharpPhotoDataset("memory", patch=16, degradation=degradation, seed=1, images=_images())
+
+
+def _valset() -> ValSet:
+    sharp = _images(1)[0][:32, :32]
+    blurred = np.clip(sharp.astype(int) + 10, 0, 255).astype(np.uint8)
+    return ValSet([blurred], [sharp], "test recipe")
+
+
+def _config(tmp_path: Path, **overrides) -> TrainConfig:
+    values = dict(
+        data="memory",
+        arch="nafnet",
+        hyper=dict(TINY_HYPER),
+        patch=16,
+        batch=2,
+        iters=6,
+        warmup=2,
+        lr=2e-3,
+        workers=0,
+        val_every=0,
+        checkpoint_every=0,
+        checkpoint=str(tmp_path / "run.ckpt.pt"),
+        log=str(tmp_path / "run.log.jsonl"),
+        device="cpu",
+    )
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+# -- losses ---
+
+
+def test_losses_match_hand_computed_values() -> None:
+    pred = torch.tensor([[[[0.0, 0.5], [1.0, 0.25]]]])
+    target = torch.tensor([[[[0.5, 0.5], [0.0, 0.25]]]])
+    # differences: 0.5, 0, 1, 0
+    assert math.isclose(float(l1_loss(pred, target)), 1.5 / 4, rel_tol=1e-6)
+    expected_charb = (2 * math.sqrt(1e-6) + math.sqrt(0.25 + 1e-6) + math.sqrt(1 + 1e-6)) / 4
+    assert math.isclose(float(charbonnier_loss(pred, target)), expected_charb, rel_tol=1e-5)
+    mse = (0.25 + 1.0) / 4
+    assert math.isclose(float(psnr_loss(pred, target)), 10 * math.log10(mse + 1e-8), rel_tol=1e-5)
+    expected_lc = (math.log(math.cosh(0.5)) + math.log(math.cosh(1.0))) / 4
+    assert math.isclose(float(logcosh_loss(pred, target)), expected_lc, rel_tol=1e-5)
+    # FFT loss: identical images give 0; a constant offset c changes only the DC term (c * H * W).
+    img = torch.rand(1, 1, 4, 4)
+    assert float(fft_loss(img, img)) == 0
+    dc = float(fft_loss(img + 0.1, img))
+    n_coeffs = 4 * 3 * 2  # rfft2 of 4x4: 4 x 3 complex values, 2 reals each
+    assert math.isclose(dc, 0.1 * 16 / n_coeffs, rel_tol=1e-4)
+
+
+def test_loss_spec_and_weighted_sum() -> None:
+    assert parse_loss_spec("psnr:1, fft:0.5") == [("psnr", 1.0), ("fft", 0.5)]
+    with pytest.raises(ValueError):
+        parse_loss_spec("l3")
+    pred, target = torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8)
+    total, parts = ContentLoss("l1:2,fft:0.5")(pred, target)
+    assert math.isclose(float(total), 2 * parts["l1"] + 0.5 * parts["fft"], rel_tol=1e-6)
+
+
+def test_metrics_on_known_images() -> None:
+    a = np.full((16, 16, 3), 100, np.uint8)
+    b = a.copy()
+    b[0, 0, 0] = 110  # one pixel off by 10: MSE = 100 / 768
+    assert math.isclose(psnr_u8(a, b), 10 * math.log10(255**2 / (100 / 768)), rel_tol=1e-9)
+    assert psnr_u8(a, a) == 100.0
+    assert math.isclose(ssim_u8(a, a), 1.0, rel_tol=1e-9)
+    noisy = np.clip(a + np.random.default_rng(0).normal(0, 20, a.shape), 0, 255).astype(np.uint8)
+    assert ssim_u8(a, noisy) < 0.9
+
+
+# -- config ---
+
+
+def test_durations() -> None:
+    assert parse_duration("90m") == 5400
+    assert parse_duration("1h30m") == 5400
+    assert parse_duration("45s") == 45
+    assert parse_duration(12) == 12
+    assert parse_duration("") == 0
+    with pytest.raises(UsageError):
+        parse_duration("soon")
+
+
+def test_toml_config_with_overrides_and_unknown_keys(tmp_path: Path) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text('data = "photos"\niters = 100\ntime-limit = "90m"\n[hyper]\nwidth = 8\n')
+    cfg = build_config(good, iters=5, hyper={"middle_blocks": 2}, lr=None)
+    assert cfg.data == "photos" and cfg.iters == 5 and cfg.time_limit_s() == 5400
+    assert cfg.hyper == {"width": 8, "middle_blocks": 2}
+    bad = tmp_path / "bad.toml"
+    bad.write_text('data = "photos"\nlearning_rate = 1\n')
+    with pytest.raises(UsageError, match="learning_rate") as info:
+        build_config(bad)
+    assert "bad.toml" in str(info.value)
+    with pytest.raises(UsageError):
+        TrainConfig(data="x").check()  # neither iters nor a time limit
+
+
+def test_lr_schedule_warmup_then_cosine(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, iters=110, warmup=10, lr=1e-3, min_lr=1e-5)
+    assert math.isclose(lr_factor(cfg, 0), 0.1)
+    assert math.isclose(lr_factor(cfg, 10), 1.0)
+    assert math.isclose(lr_factor(cfg, 60), (1 + 0.01) / 2, rel_tol=1e-6)
+    assert math.isclose(lr_factor(cfg, 110), 0.01, rel_tol=1e-6)
+
+
+# -- training ---
+
+
+def test_tiny_run_lowers_loss_on_a_fixed_batch(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    trainer = DeblurTrainer(_config(tmp_path, loss="l1", lr=3e-3, warmup=0), dataset=_dataset())
+    blurred = torch.stack([trainer.dataset[i][0] for i in range(4)])
+    sharp = torch.stack([trainer.dataset[i][1] for i in range(4)])
+    first, _ = trainer.train_step(blurred, sharp)
+    for _ in range(25):
+        last, _ = trainer.train_step(blurred, sharp)
+    assert last < first * 0.9
+
+
+def test_resume_is_bit_identical(tmp_path: Path) -> None:
+    straight = DeblurTrainer(_config(tmp_path / "a", iters=6), dataset=_dataset()).run()
+    assert straight.iteration == 6 and straight.stopped_by == "iters"
+    a_state = torch.load(tmp_path / "a" / "run.ckpt.pt", weights_only=True)
+
+    first = DeblurTrainer(_config(tmp_path / "b", iters=6), dataset=_dataset())
+    _run_partial(first, 3)  # as if Ctrl-C came after 3 of 6 iterations
+    resumed = DeblurTrainer(
+        _config(tmp_path / "b", iters=6, resume=str(tmp_path / "b" / "run.ckpt.pt")), dataset=_dataset()
+    )
+    assert resumed.iteration == 3 and resumed.data_pos == 6
+    resumed.run()
+    b_state = torch.load(tmp_path / "b" / "run.ckpt.pt", weights_only=True)
+    for key in ("model", "ema"):
+        for name, tensor in a_state[key].items():
+            assert torch.equal(tensor, b_state[key][name]), f"{key}.{name} differs after resume"
+    assert a_state["data_pos"] == b_state["data_pos"] == 12
+    assert a_state["scheduler"]["last_epoch"] == b_state["scheduler"]["last_epoch"]
+
+
+def _run_partial(trainer: DeblurTrainer, iters: int) -> None:
+    """Run ``iters`` iterations through the real loop, as if Ctrl-C came then, and save the checkpoint."""
+    from restore_cli.data.datasets import make_loader
+
+    batches = iter(make_loader(trainer.dataset, trainer.cfg.batch, start=trainer.data_pos, workers=0))
+    for _ in range(iters):
+        trainer.train_step(*next(batches))
+    trainer.save_checkpoint()
+
+
+def test_time_limit_stops_cleanly(tmp_path: Path) -> None:
+    result = DeblurTrainer(_config(tmp_path, iters=0, time_limit=0.01), dataset=_dataset()).run()
+    assert result.stopped_by == "time"
+    assert (tmp_path / "run.ckpt.pt").is_file()
+
+
+def test_export_loads_back_with_metadata(tmp_path: Path) -> None:
+    from restore_cli.weights import load_model
+
+    out = tmp_path / "tiny.safetensors"
+    cfg = _config(tmp_path, iters=4, out=str(out), val_every=2, export_best=True)
+    trainer = DeblurTrainer(cfg, dataset=_dataset(), valset=_valset())
+    result = trainer.run()
+    assert result.out == str(out) and "psnr" in result.val
+    loaded = load_model(out, task="deblur")
+    assert loaded.arch == "nafnet" and loaded.hyper["width"] == 4
+    training = loaded.metadata["training"]
+    metrics = loaded.metadata["metrics"]
+    assert training["iterations"] == 4 and "CPU" in training["hardware"] and training["wall_time_s"] >= 0
+    assert "val_psnr" in metrics and metrics["val_recipe"] == "test recipe"
+    x = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        assert loaded.module(x).shape == x.shape
+
+    # --init continues from the exported file: iterations add up in the next export.
+    out2 = tmp_path / "tiny2.safetensors"
+    cfg2 = _config(tmp_path / "second", iters=2, out=str(out2), init=str(out), hyper={})
+    DeblurTrainer(cfg2, dataset=_dataset()).run()
+    from restore_cli.weights import read_metadata
+
+    assert read_metadata(out2)["training"]["iterations"] == 6
+
+
+def test_jsonl_log_records_training_and_validation(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, iters=4, log_every=2, val_every=2)
+    DeblurTrainer(cfg, dataset=_dataset(), valset=_valset()).run()
+    records = [json.loads(line) for line in (tmp_path / "run.log.jsonl").read_text().splitlines()]
+    events = [r["event"] for r in records]
+    assert events[0] == "start" and events[-1] == "stop"
+    assert any(r["event"] == "train" and r["iteration"] == 4 for r in records)
+    assert sum(e == "val" for e in events) >= 2
+
+
+def test_cli_trains_and_rejects_unknown_config_keys(tmp_path: Path) -> None:
+    import cv2
+    from typer.testing import CliRunner
+
+    from restore_cli.cli.train import app
+
+    (tmp_path / "photos").mkdir()
+    for i, img in enumerate(_images()):
+        assert cv2.imwrite(str(tmp_path / "photos" / f"{i}.png"), img)
+    runner = CliRunner()
+    out = tmp_path / "w.safetensors"
+    result = runner.invoke(
+        app,
+        [
+            "deblur", "--data", str(tmp_path / "photos"), "--iters", "2", "--patch", "16", "--batch", "2",
+            "--hyper", json.dumps(TINY_HYPER), "--workers", "0", "--out", str(out), "--quiet",
+            "--device", "cpu",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert out.is_file()
+    assert json.loads(result.stdout.strip().splitlines()[-1])["iteration"] == 2
+    bad = tmp_path / "bad.toml"
+    bad.write_text("itres = 3\n")
+    result = runner.invoke(app, ["deblur", "--config", str(bad)])
+    assert result.exit_code == 2
+    assert "itres" in result.output
