@@ -119,7 +119,7 @@ class Image:
 
     @property
     def channels(self) -> int:
-        return int(self.pixels.shape[2])
+        return 1 if self.pixels.ndim == 2 else int(self.pixels.shape[2])
 
 
 # --------------------------------------------------------------------------------------------------- reading
