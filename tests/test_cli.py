@@ -462,3 +462,20 @@ def test_main_job_on_examples_with_given_weights(
         with PILImage.open(record["input"]) as src, PILImage.open(record["output"]) as dst:
             assert dst.size == src.size
             assert ("A" in dst.mode) == ("A" in src.mode)  # alpha kept
+
+
+def test_unavailable_device_is_a_usage_error_before_loading(
+    cli_runner, tmp_path: Path, forbid_model_loading
+) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    src = write_photo(tmp_path / "p.png")
+    result = invoke(cli_runner, "deblur", src, "--device", "cuda", "-w", tmp_path / "never-read.safetensors")
+    assert result.exit_code == 2  # the missing weights file is reported first, also as a usage error
+    (tmp_path / "w.safetensors").write_bytes(b"not loaded")
+    result = invoke(cli_runner, "deblur", src, "--device", "cuda", "-w", tmp_path / "w.safetensors")
+    assert result.exit_code == 2
+    lines = errors_in(stderr_of(result))
+    assert len(lines) == 1 and "cuda" in lines[0]
