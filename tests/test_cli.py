@@ -479,3 +479,42 @@ def test_unavailable_device_is_a_usage_error_before_loading(
     assert result.exit_code == 2
     lines = errors_in(stderr_of(result))
     assert len(lines) == 1 and "cuda" in lines[0]
+
+
+def test_default_and_named_weights(
+    cli_runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_deblur_weights: Path, no_shipped_weights
+) -> None:
+    """User defaults replace --weights; gray images get the gray default; --model picks by name."""
+    import torch
+
+    import restore_cli.tasks as tasks
+    from restore_cli.models import create_model
+    from restore_cli.weights import add_user_weights, save_weights
+
+    used: dict[int, int] = {}
+    real_deblur = tasks.deblur
+
+    def spy(image, model=None, **kwargs):
+        used[image.pixels.shape[-1]] = model.in_channels
+        return real_deblur(image, model=model, **kwargs)
+
+    monkeypatch.setattr(tasks, "deblur", spy)
+
+    add_user_weights(tiny_deblur_weights, "tiny-rgb", default_for=["deblur"])
+    gray_hyper = {"in_channels": 1, "width": 4, "enc_blocks": [1], "middle_blocks": 1, "dec_blocks": [1]}
+    torch.manual_seed(1)
+    gray_file = tmp_path / "gray.safetensors"
+    save_weights(gray_file, create_model("nafnet", **gray_hyper), "nafnet", gray_hyper)
+    add_user_weights(gray_file, "tiny-gray", default_for=["deblur-gray"])
+
+    colour = write_photo(tmp_path / "colour.png")
+    gray = write_photo(tmp_path / "gray.png", mode="L")
+    result = invoke(cli_runner, "deblur", colour, gray, "--json")
+    assert result.exit_code == 0, stderr_of(result)
+    assert PILImage.open(tmp_path / "gray_deblurred.png").mode == "L"
+    assert used == {3: 3, 1: 1}  # colour image -> RGB default, gray image -> gray default
+    named = invoke(cli_runner, "deblur", colour, "--model", "tiny-rgb", "--suffix", "_named")
+    assert named.exit_code == 0, stderr_of(named)
+    unknown = invoke(cli_runner, "deblur", colour, "--model", "no-such-model", "--suffix", "_x")
+    assert unknown.exit_code == 1
+    assert len(errors_in(stderr_of(unknown))) == 1 and "no-such-model" in stderr_of(unknown)

@@ -516,13 +516,20 @@ def load_weights(ref: str | None, task: str, device: str = "cpu") -> Any:
 
 
 def load_optional_default(task: str, device: str = "cpu") -> Any:
-    """The default weights for ``task`` when there are any (e.g. a gray deblur model), else None."""
+    """The default weights for ``task`` when there are any (e.g. a gray deblur model), else None.
+
+    ``deblur-gray`` falls back to the RGB default in ``weights``; that is not a gray model, so it gives None
+    here (the RGB model already loaded handles gray images on replicated channels).
+    """
     from restore_cli.errors import NoDefaultWeightsError
 
     try:
-        return load_weights(None, task, device)
+        loaded = load_weights(None, task, device)
     except NoDefaultWeightsError:
         return None
+    if task == "deblur-gray" and getattr(loaded, "in_channels", 1) != 1:
+        return None
+    return loaded
 
 
 def make_engine(device: str, precision: Precision) -> Any:
