@@ -359,6 +359,11 @@ def test_inspect(cli_runner, tmp_path: Path, forbid_model_loading) -> None:
     assert all("blur_score" in r for r in records)
     text = invoke(cli_runner, "inspect", gray)
     assert text.exit_code == 0 and "gray.png" in text.stdout and "20x10" in text.stdout
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    bad = invoke(cli_runner, "inspect", tmp_path / "bad.png", gray)
+    assert bad.exit_code == 1 and "gray.png" in bad.stdout
+    lines = errors_in(stderr_of(bad))
+    assert len(lines) == 1 and "bad.png" in lines[0]
 
 
 # --- real processes
