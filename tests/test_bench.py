@@ -289,7 +289,8 @@ def test_cli_runs_synthetic_with_weights(tmp_path: Path, cli_runner, tiny_deblur
     result = cli_runner.invoke(
         _app(),
         ["--dataset", "synthetic", "--limit", "1", "--weights", str(tiny_deblur_weights), "--passes", "1,2",
-         "--device", "cpu", "--tile", "0", "--ssim", "skimage", "--json", str(out), "--save-outputs", str(tmp_path / "o")],
+         "--device", "cpu", "--tile", "0", "--ssim", "skimage", "--json", str(out),
+         "--save-outputs", str(tmp_path / "o")],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     records = json.loads(out.read_text())["records"]
@@ -304,3 +305,21 @@ def test_cli_missing_dataset_is_usage_error(tmp_path: Path, cli_runner) -> None:
     result = cli_runner.invoke(_app(), ["--dataset", "hide", "--root", str(tmp_path / "none")])
     assert result.exit_code == 2
     assert "HIDE_dataset/GT" in result.output or "HIDE_dataset/GT" in (result.stderr or "")
+
+
+def test_cli_pipeline_orders_with_both_models(
+    tmp_path: Path, cli_runner, tiny_deblur_weights: Path, tiny_colorize_weights: Path
+) -> None:
+    out = tmp_path / "p.json"
+    result = cli_runner.invoke(
+        _app(),
+        ["--task", "pipeline", "--limit", "1", "--weights", str(tiny_deblur_weights), "--weights",
+         str(tiny_colorize_weights), "--order", "deblur-first,colorize-first", "--device", "cpu",
+         "--tile", "0", "--json", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    records = json.loads(out.read_text())["records"]
+    assert [r["order"] for r in records] == [None, "deblur-first", "colorize-first"]
+    assert records[0]["colorfulness"] == pytest.approx(0.0)  # the baseline is the blurred gray input
+    assert all(r["ab_error"] is not None and r["psnr"] is not None for r in records)
+    assert records[1]["model"] == "tiny-deblur + tiny-colorize"
