@@ -264,3 +264,68 @@ def test_cli_trains_and_rejects_unknown_config_keys(tmp_path: Path) -> None:
     result = runner.invoke(app, ["deblur", "--config", str(bad)])
     assert result.exit_code == 2
     assert "itres" in result.output
+
+
+# -- colorization ---
+
+
+def _color_dataset():
+    from restore_cli.data.datasets import ColorPhotoDataset
+
+    return ColorPhotoDataset("memory", patch=16, seed=0, images=_images(3))
+
+
+def test_bins_loss_matches_a_direct_computation() -> None:
+    from restore_cli.color import ab_bins, rebalance_weights, soft_encode
+    from restore_cli.train.colorize import bins_loss
+
+    torch.manual_seed(0)
+    bins = ab_bins()
+    logits = torch.randn(1, 313, 2, 2)
+    ab = torch.tensor([[[[10.0, -20.0], [0.0, 55.0]], [[30.0, 5.0], [0.0, -40.0]]]])
+    target = soft_encode(ab, bins, k=5, sigma=5.0)
+    assert torch.allclose(target.sum(1), torch.ones(1, 2, 2), atol=1e-6)
+    assert int((target > 0).sum(1).max()) == 5
+    prior = torch.rand(313)
+    prior /= prior.sum()
+    weights = rebalance_weights(prior, lam=0.5)
+    from restore_cli.color import smooth_prior
+
+    assert math.isclose(float((smooth_prior(prior) * weights).sum()), 1.0, rel_tol=1e-5)
+    expected = 0.0
+    logp = torch.log_softmax(logits, 1)
+    for y in range(2):
+        for x in range(2):
+            t = target[0, :, y, x]
+            expected += float(-(t * logp[0, :, y, x]).sum() * weights[int(t.argmax())])
+    got = float(bins_loss(logits, ab, bins, weights))
+    assert math.isclose(got, expected / 4, rel_tol=1e-5)
+
+
+@pytest.mark.parametrize("head", ["ab", "bins"])
+def test_colorize_tiny_run_exports_and_loads(tmp_path: Path, head: str) -> None:
+    from restore_cli.data.validation import ValSet
+    from restore_cli.train.colorize import ColorizeTrainer
+    from restore_cli.weights import load_model
+
+    out = tmp_path / "c.safetensors"
+    cfg = _config(
+        tmp_path,
+        task="colorize",
+        arch="unet",
+        hyper={"base": 4, "depth": 2, "head": head},
+        iters=3,
+        out=str(out),
+        val_every=3,
+    )
+    img = _images(1)[0][:32, :32]
+    valset = ValSet([img[..., :1]], [img], "color test recipe")
+    trainer = ColorizeTrainer(cfg, dataset=_color_dataset(), valset=valset)
+    if head == "bins":
+        assert trainer.prior is not None and math.isclose(float(trainer.prior.sum()), 1.0, rel_tol=1e-5)
+    result = trainer.run()
+    assert {"psnr", "gray_psnr", "colorfulness", "colorfulness_truth", "mean_a", "mean_b"} <= set(result.val)
+    loaded = load_model(out, task="colorize")
+    assert loaded.hyper["head"] == head
+    assert loaded.metadata["metrics"]["val_recipe"] == "color test recipe"
+    assert loaded.metadata["training"]["recipe"]["head"] == head

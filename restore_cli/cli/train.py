@@ -13,7 +13,9 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Train models (deblur) from photos; see docs/TRAINING.md.", no_args_is_help=True)
+app = typer.Typer(
+    help="Train models (deblur, colorize) from photos; see docs/TRAINING.md.", no_args_is_help=True
+)
 
 
 def _int_list(text: str | None, option: str) -> list[int] | None:
@@ -206,6 +208,7 @@ def deblur(
 
 
 def _run(cfg, quiet: bool) -> None:
+    from restore_cli.train.colorize import train_colorize
     from restore_cli.train.trainer import train_deblur
 
     reporter = None
@@ -213,8 +216,10 @@ def _run(cfg, quiet: bool) -> None:
         from restore_cli.train.display import RichReporter
 
         reporter = RichReporter()
-    result = train_deblur(cfg, reporter)
+    train = train_colorize if cfg.task == "colorize" else train_deblur
+    result = train(cfg, reporter)
     summary = {
+        "task": cfg.task,
         "iteration": result.iteration,
         "total_iterations": result.total_iterations,
         "wall_time_s": round(result.wall_time_s, 1),
@@ -224,6 +229,92 @@ def _run(cfg, quiet: bool) -> None:
         "checkpoint": result.checkpoint,
     }
     sys.stdout.write(json.dumps(summary) + "\n")
+
+
+def _parse_hyper(hyper: str | None) -> dict | None:
+    if hyper is None:
+        return None
+    try:
+        values = json.loads(hyper)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"--hyper is not valid JSON ({exc})") from None
+    if not isinstance(values, dict):
+        raise typer.BadParameter('--hyper must be a JSON object, e.g. {"base": 16}')
+    return values
+
+
+@app.command("colorize")
+def colorize(
+    data: str | None = typer.Option(
+        None, "--data", help="Folder of colour photos (gray input made on the fly)."
+    ),
+    val: str | None = typer.Option(None, "--val", help="Folder of colour photos for validation."),
+    val_size: int | None = typer.Option(
+        None, "--val-size", help="Centre-crop size of validation images [256]."
+    ),
+    val_limit: int | None = typer.Option(None, "--val-limit", help="Use only the first N validation images."),
+    val_every: int | None = typer.Option(None, "--val-every", help="Validate every N iterations [500]."),
+    arch: str | None = typer.Option(None, "--arch", help="Colorize architecture: unet | eccv16 [unet]."),
+    hyper: str | None = typer.Option(
+        None, "--hyper", help='Hyperparameters as JSON, e.g. \'{"head": "bins"}\'.'
+    ),
+    patch: int | None = typer.Option(None, "--patch", help="Training crop size [128]."),
+    batch: int | None = typer.Option(None, "--batch", help="Batch size [8]."),
+    iters: int | None = typer.Option(
+        None, "--iters", help="Stop after N iterations (also the schedule length)."
+    ),
+    time_limit: str | None = typer.Option(None, "--time-limit", help="Stop cleanly after: 5400, 90m, 1h30m."),
+    lr: float | None = typer.Option(None, "--lr", help="Peak learning rate (AdamW) [2e-4]."),
+    min_lr: float | None = typer.Option(None, "--min-lr", help="Final learning rate [1e-6]."),
+    weight_decay: float | None = typer.Option(None, "--weight-decay", help="AdamW weight decay [0]."),
+    warmup: int | None = typer.Option(None, "--warmup", help="Linear warm-up iterations [100]."),
+    schedule: str | None = typer.Option(None, "--schedule", help="cosine | step | constant [cosine]."),
+    grad_clip: float | None = typer.Option(
+        None, "--grad-clip", help="Clip the gradient norm (0: off) [1.0]."
+    ),
+    ema: float | None = typer.Option(None, "--ema", help="EMA decay of the weights (0: off) [0.999]."),
+    lambda_l1: float | None = typer.Option(
+        None, "--lambda-l1", help="Weight of L1 on ab/110 (head ab) [100]."
+    ),
+    rebalance: float | None = typer.Option(
+        None, "--rebalance", help="Class-rebalancing lambda for 313-bin heads (1: off) [0.5]."
+    ),
+    prior: str | None = typer.Option(None, "--prior", help="Cache file of the ab prior [OUT .abprior.npy]."),
+    out: str | None = typer.Option(None, "--out", help="Export the (EMA) model to this .safetensors file."),
+    export_best: bool | None = typer.Option(
+        None,
+        "--export-best/--export-last",
+        help="Export the best-validation EMA (by PSNR) instead of the last.",
+    ),
+    checkpoint: str | None = typer.Option(None, "--checkpoint", help="Checkpoint file [OUT .ckpt.pt]."),
+    checkpoint_every: int | None = typer.Option(None, "--checkpoint-every", help="Checkpoint every N iters."),
+    resume: str | None = typer.Option(None, "--resume", help="Continue exactly from a checkpoint."),
+    init: str | None = typer.Option(None, "--init", help="Start from exported weights, fresh optimiser."),
+    log: str | None = typer.Option(None, "--log", help="JSONL log file [OUT .log.jsonl]."),
+    log_every: int | None = typer.Option(None, "--log-every", help="Log every N iterations [10]."),
+    threads: int | None = typer.Option(None, "--threads", help="torch.set_num_threads (0: default)."),
+    workers: int | None = typer.Option(None, "--workers", help="Data worker processes [1]."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed [0]."),
+    device: str | None = typer.Option(None, "--device", help="auto | cpu | cuda [auto]."),
+    config: Path | None = typer.Option(
+        None, "--config", help="TOML file with the same keys as these options."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", help="No live display."),
+) -> None:
+    """Train a colorizer (L in, ab out); prints a JSON summary on stdout when done."""
+    from restore_cli.errors import RestoreError
+    from restore_cli.train.config import build_config
+
+    options = dict(locals())
+    for key in ("config", "quiet", "RestoreError", "build_config", "hyper"):
+        options.pop(key, None)
+    try:
+        cfg = build_config(config, task="colorize", hyper=_parse_hyper(hyper), **options)
+        cfg.check()
+        _run(cfg, quiet)
+    except RestoreError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from None
 
 
 if __name__ == "__main__":

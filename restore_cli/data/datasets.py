@@ -160,6 +160,89 @@ class SharpPhotoDataset:
         )
 
 
+class ColorPhotoDataset:
+    """Colour photos (decoded once, uint8 in RAM) for colorization: ``dataset[i]`` is ``(l_norm, ab)``.
+
+    ``l_norm`` is ``1 x patch x patch`` = (L - 50) / 100 and ``ab`` is ``2 x patch x patch`` in Lab units
+    (CIE Lab, D65, via restore_cli.color). Crops are random with horizontal flips only (skies stay on top).
+    Photos that are nearly gray (colourfulness below ``min_colorfulness``) are left out: they teach only gray.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        patch: int = 128,
+        seed: int = 0,
+        images: list[np.ndarray] | None = None,
+        min_colorfulness: float = 5.0,
+        decode_threads: int = 2,
+    ) -> None:
+        from restore_cli.color import colorfulness
+
+        self.root = Path(root)
+        self.patch = patch
+        self.seed = seed
+        if images is None:
+            paths = find_images(self.root)
+            if not paths:
+                raise UsageError("no images (jpg/png/tif) found; give a folder of colour photos", self.root)
+            with ThreadPoolExecutor(max(1, decode_threads)) as pool:
+                images = list(pool.map(read_rgb_u8, paths))
+        small = [cv2.resize(a, (64, 64), interpolation=cv2.INTER_AREA) for a in images]
+        keep = [i for i, a in enumerate(small) if colorfulness(a) >= min_colorfulness]
+        self.skipped_gray = len(images) - len(keep)
+        self.images = [images[i] for i in keep]
+        if not self.images:
+            raise UsageError(
+                "no colour photos found (all are gray); give a folder of colour photos", self.root
+            )
+
+    def __len__(self) -> int:
+        return 2**62
+
+    @property
+    def num_photos(self) -> int:
+        return len(self.images)
+
+    def sample(self, index: int) -> np.ndarray:
+        """Sample ``index`` as an RGB uint8 crop."""
+        rng = np.random.default_rng([self.seed, index])
+        img = ensure_min_side(self.images[int(rng.integers(len(self.images)))], self.patch)
+        y, x = random_crop_box(img.shape[0], img.shape[1], self.patch, rng)
+        crop = img[y : y + self.patch, x : x + self.patch]
+        if rng.uniform() < 0.5:
+            crop = crop[:, ::-1]
+        return np.ascontiguousarray(crop)
+
+    def __getitem__(self, index: int):
+        import torch
+
+        from restore_cli.color import rgb_to_lab_np
+
+        lab = rgb_to_lab_np(self.sample(index).astype(np.float32) / 255.0).astype(np.float32)
+        l_norm = (lab[..., :1] - 50.0) / 100.0
+        return (
+            torch.from_numpy(np.ascontiguousarray(l_norm.transpose(2, 0, 1))),
+            torch.from_numpy(np.ascontiguousarray(lab[..., 1:].transpose(2, 0, 1))),
+        )
+
+    def ab_samples(self, size: int = 64) -> np.ndarray:
+        """ab values of every photo resized to ``size`` x ``size`` (``M x 2``), for the colour prior."""
+        from restore_cli.color import rgb_to_lab_np
+
+        out = []
+        for img in self.images:
+            small = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+            out.append(rgb_to_lab_np(small)[..., 1:].reshape(-1, 2))
+        return np.concatenate(out).astype(np.float32)
+
+    def describe(self) -> str:
+        return (
+            f"{self.num_photos} colour photos from {self.root} (patch {self.patch}, "
+            f"{self.skipped_gray} near-gray photos left out), gray input made on the fly"
+        )
+
+
 def find_pairs(root: str | Path) -> list[tuple[Path, Path]]:
     """Aligned (blurred, sharp) files: GoPro ``*/blur|sharp``, ``input|target``, or ``blur/`` + ``sharp/``.
 

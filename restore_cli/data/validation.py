@@ -131,3 +131,23 @@ def make_val_set(
     if has_pairs(folder):
         return paired_val_set(folder, size, limit, gray)
     return kernel_val_set(folder, kernels_dir, size, seed, limit, gray)
+
+
+def color_val_set(folder: str | Path, size: int = 256, limit: int | None = None) -> ValSet:
+    """Centre crops of colour photos for colorization (``blurred`` holds the gray version, 1 channel)."""
+    paths = find_images(folder)
+    if not paths:
+        raise UsageError("no validation images found; give --val a folder of colour photos", folder)
+    if limit:
+        paths = paths[:limit]
+    gray, color, names = [], [], []
+    for path in paths:
+        img = center_crop(read_rgb_u8(path), size, multiple=16)
+        color.append(img)
+        gray.append(to_gray_u8(img))
+        names.append(str(path))
+    recipe = (
+        f"{len(color)} photos from {folder}, centre crop {size}; colorized from L, "
+        "PSNR on 8-bit RGB, colourfulness (Hasler-Suesstrunk) and mean a/b vs truth"
+    )
+    return ValSet(gray, color, recipe, names)

@@ -64,6 +64,10 @@ class TrainConfig:
     laplacian: bool = False
     channels_last: bool = False
     device: str = "auto"
+    # colorization
+    lambda_l1: float = 100.0  # weight of the L1 loss on ab / 110 (head "ab")
+    rebalance: float = 0.5  # class-rebalancing lambda of the 313-bin loss (head "bins"); 1 = no rebalancing
+    prior: str | None = None  # cache file of the empirical ab prior (default: OUT with suffix .abprior.npy)
 
     # -- derived values --------------------------------------------------------------------------------------
 
@@ -83,6 +87,13 @@ class TrainConfig:
             return Path(self.log)
         if self.out:
             return _with_suffix(Path(self.out), ".log.jsonl")
+        return None
+
+    def prior_path(self) -> Path | None:
+        if self.prior:
+            return Path(self.prior)
+        if self.out:
+            return _with_suffix(Path(self.out), ".abprior.npy")
         return None
 
     def kernels_dir(self) -> Path | None:
@@ -106,6 +117,8 @@ class TrainConfig:
             raise UsageError("--patch and --batch must be positive")
         if not 0.0 <= self.ema < 1.0:
             raise UsageError("--ema must be in [0, 1) (0 disables it)")
+        if self.task not in ("deblur", "colorize"):
+            raise UsageError(f"unknown task {self.task!r}; choose deblur or colorize")
         if self.resume and self.init:
             raise UsageError("give either --resume (continue a checkpoint) or --init (start from weights)")
 
@@ -117,6 +130,9 @@ class TrainConfig:
 
 
 FIELD_NAMES = {f.name for f in fields(TrainConfig)}
+
+# Defaults that differ for colorization (applied when neither the TOML file nor an option sets them).
+COLORIZE_DEFAULTS: dict[str, Any] = {"arch": "unet", "lr": 2e-4, "loss": "l1", "patch": 128, "warmup": 100}
 
 
 def _with_suffix(path: Path, suffix: str) -> Path:
@@ -184,6 +200,9 @@ def build_config(toml_path: str | Path | None = None, **options: Any) -> TrainCo
             values["hyper"] = {**values.get("hyper", {}), **value}
         else:
             values[key] = value
+    if values.get("task") == "colorize":
+        for key, value in COLORIZE_DEFAULTS.items():
+            values.setdefault(key, value)
     cfg = TrainConfig(**values)
     if not isinstance(cfg.hyper, dict):
         raise UsageError('hyper must be a table / JSON object, e.g. {"width": 16}')

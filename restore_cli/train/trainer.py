@@ -278,7 +278,7 @@ class DeblurTrainer:
             if ckpt["arch"] != cfg.arch:
                 raise UsageError(f"checkpoint is for {ckpt['arch']!r}, not --arch {cfg.arch!r}", cfg.resume)
             init_hyper = json.loads(ckpt["hyper"])
-        self.hyper = resolve_hyper(cfg, init_hyper)
+        self.hyper = self._resolve_hyper(init_hyper)
         self.spec = get_arch(cfg.arch)
         self.model = create_model(cfg.arch, **self.hyper).to(self.device)
         self.multiple = int(getattr(self.model, "size_multiple", self.spec.size_multiple) or 1)
@@ -297,7 +297,7 @@ class DeblurTrainer:
             betas=tuple(cfg.betas),
         )
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda it: lr_factor(cfg, it))
-        self.loss_fn = ContentLoss(cfg.loss)
+        self._setup_loss()
 
         self.iteration = 0
         self.data_pos = 0
@@ -305,17 +305,62 @@ class DeblurTrainer:
         self.best_psnr = -math.inf
         self.best_state: dict[str, torch.Tensor] | None = None
         self.last_val: dict[str, float] = {}
+        self.dataset = dataset if dataset is not None else self._build_dataset()
         if ckpt is not None:
             self._restore(ckpt)
-
-        self.dataset = dataset if dataset is not None else build_train_dataset(cfg)
+        self._on_data_ready()
         self.valset = valset
         if self.valset is None and cfg.val:
-            from restore_cli.data.validation import make_val_set
+            self.valset = self._build_valset()
 
-            self.valset = make_val_set(
-                cfg.val, cfg.kernels_dir(), cfg.val_size, cfg.val_seed, cfg.val_limit or None, cfg.gray
-            )
+    # -- task hooks (deblur here; ColorizeTrainer overrides them) -----
+
+    task = "deblur"
+
+    def _resolve_hyper(self, init_hyper: dict[str, Any] | None) -> dict[str, Any]:
+        return resolve_hyper(self.cfg, init_hyper)
+
+    def _setup_loss(self) -> None:
+        self.loss_fn = ContentLoss(self.cfg.loss)
+
+    def _build_dataset(self):
+        return build_train_dataset(self.cfg)
+
+    def _on_data_ready(self) -> None:
+        """Called once the dataset (and any checkpoint) is loaded: statistics of the data go here."""
+
+    def _build_valset(self):
+        from restore_cli.data.validation import make_val_set
+
+        cfg = self.cfg
+        return make_val_set(
+            cfg.val, cfg.kernels_dir(), cfg.val_size, cfg.val_seed, cfg.val_limit or None, cfg.gray
+        )
+
+    def compute_loss(
+        self, inputs: torch.Tensor, targets: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """The training loss of one batch (and its named parts, for the log)."""
+        if self.cfg.channels_last:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        return self.loss_fn(self.model(inputs), targets)
+
+    def _evaluate(self) -> dict[str, float]:
+        return evaluate(self.eval_module(), self.valset, self.device, self.multiple)
+
+    def _val_message(self, m: dict[str, float]) -> str:
+        return (
+            f"iter {self.iteration}: val PSNR {m['psnr']:.2f} dB (input {m['input_psnr']:.2f}, "
+            f"gain {m['gain_db']:+.2f}), SSIM {m['ssim']:.4f}"
+        )
+
+    def _export_metrics(self, val: dict[str, float]) -> dict[str, Any]:
+        return {
+            "val_psnr": round(val["psnr"], 3),
+            "val_ssim": round(val["ssim"], 4),
+            "val_input_psnr": round(val["input_psnr"], 3),
+            "val_gain_db": round(val["psnr"] - val["input_psnr"], 3),
+        }
 
     # -- state ------
 
@@ -351,6 +396,7 @@ class DeblurTrainer:
         self.iteration = int(ckpt["iteration"])
         self.data_pos = int(ckpt["data_pos"])
         self.wall_s = float(ckpt["wall_s"])
+        self._restore_extra(ckpt)
         self.prior_iterations = int(ckpt.get("prior_iterations", 0))
         self.prior_wall_s = float(ckpt.get("prior_wall_s", 0.0))
         torch.set_rng_state(ckpt["torch_rng"])
@@ -359,6 +405,9 @@ class DeblurTrainer:
         self.best_psnr = ckpt["best_psnr"] if ckpt.get("best_psnr") is not None else -math.inf
         self.best_state = ckpt.get("best_state")
         self.last_val = json.loads(ckpt.get("last_val") or "{}")
+
+    def _restore_extra(self, ckpt: dict[str, Any]) -> None:
+        """Task-specific state from a checkpoint (none for deblurring)."""
 
     def save_checkpoint(self) -> Path | None:
         path = self.cfg.checkpoint_path()
@@ -372,14 +421,12 @@ class DeblurTrainer:
 
     # -- steps ------
 
-    def train_step(self, blurred: torch.Tensor, sharp: torch.Tensor) -> tuple[float, dict[str, float]]:
+    def train_step(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[float, dict[str, float]]:
+        """One optimisation step on a batch (inputs, targets); returns the loss and its parts."""
         cfg = self.cfg
-        blurred = blurred.to(self.device, non_blocking=True)
-        sharp = sharp.to(self.device, non_blocking=True)
-        if cfg.channels_last:
-            blurred = blurred.contiguous(memory_format=torch.channels_last)
-        pred = self.model(blurred)
-        loss, parts = self.loss_fn(pred, sharp)
+        inputs = inputs.to(self.device, non_blocking=True)
+        targets = targets.to(self.device, non_blocking=True)
+        loss, parts = self.compute_loss(inputs, targets)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip > 0:
@@ -389,13 +436,13 @@ class DeblurTrainer:
         if self.ema is not None:
             self.ema.update(self.model, self.iteration)
         self.iteration += 1
-        self.data_pos += blurred.shape[0]
+        self.data_pos += inputs.shape[0]
         return float(loss.detach()), parts
 
     def validate(self) -> dict[str, float]:
         if self.valset is None or len(self.valset) == 0:
             return {}
-        metrics = evaluate(self.eval_module(), self.valset, self.device, self.multiple)
+        metrics = self._evaluate()
         metrics["iteration"] = self.iteration
         self.last_val = metrics
         if metrics["psnr"] > self.best_psnr:
@@ -496,10 +543,7 @@ class DeblurTrainer:
         if not metrics:
             return
         log({"event": "val", **metrics})
-        self.reporter.message(
-            f"iter {self.iteration}: val PSNR {metrics['psnr']:.2f} dB (input {metrics['input_psnr']:.2f}, "
-            f"gain {metrics['gain_db']:+.2f}), SSIM {metrics['ssim']:.4f}"
-        )
+        self.reporter.message(self._val_message(metrics))
 
     # -- export ------
 
@@ -520,6 +564,7 @@ class DeblurTrainer:
             else ("EMA" if self.ema else "plain"),
             "gray": cfg.gray,
             "laplacian": cfg.laplacian,
+            **self._recipe_extra(),
         }
         training = {
             "data": describe(),
@@ -533,14 +578,11 @@ class DeblurTrainer:
             val = self.last_val
             if cfg.export_best and self.best_state is not None:
                 val = {**val, "psnr": self.best_psnr}
-            metrics = {
-                "val_psnr": round(val["psnr"], 3),
-                "val_ssim": round(val["ssim"], 4),
-                "val_input_psnr": round(val["input_psnr"], 3),
-                "val_gain_db": round(val["psnr"] - val["input_psnr"], 3),
-                "val_recipe": getattr(self.valset, "recipe", ""),
-            }
+            metrics = {**self._export_metrics(val), "val_recipe": getattr(self.valset, "recipe", "")}
         return {"training": training, "metrics": metrics}
+
+    def _recipe_extra(self) -> dict[str, Any]:
+        return {}
 
     def export(self) -> Path:
         """Write ``--out`` via restore_cli.weights.save_weights (EMA, or best-val EMA with --export-best)."""
@@ -562,6 +604,10 @@ def _read_init(cfg: TrainConfig):
     from restore_cli.weights import load_model
 
     loaded = load_model(cfg.init, task=None)
+    if loaded.spec.task != cfg.task:
+        raise UsageError(
+            f"--init weights are a {loaded.spec.task} model; this run trains {cfg.task}", cfg.init
+        )
     if loaded.arch != cfg.arch:
         raise UsageError(f"--init weights are {loaded.arch!r}, not --arch {cfg.arch!r}", cfg.init)
     training = (loaded.metadata or {}).get("training") or {}

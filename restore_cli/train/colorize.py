@@ -1,0 +1,214 @@
+"""Colorization training: L in, ab out; the 313-bin classification loss or L1 regression.
+
+Models with ``head == "bins"`` (eccv16, unet with head=bins) learn with the loss of Zhang et al.: soft-encoded
+targets (5 nearest bins, sigma 5) and class rebalancing (lambda 0.5) from the ab prior of the training photos,
+so rare saturated colours are not drowned by the common desaturated ones (the cause of brown/sepia results).
+Models with ``head == "ab"`` (unet) regress ab with L1, weighted by ``lambda_l1`` as pix2pix does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from restore_cli.errors import UsageError
+from restore_cli.train.config import TrainConfig
+from restore_cli.train.metrics import psnr_u8
+from restore_cli.train.trainer import DeblurTrainer, Reporter, TrainResult
+
+AB_SCALE = 110.0
+
+
+def bins_loss(
+    logits: torch.Tensor, ab: torch.Tensor, bins: torch.Tensor, class_weights: torch.Tensor | None
+) -> torch.Tensor:
+    """Rebalanced soft-encoded cross-entropy of Zhang et al. (ab resized to the logits' resolution).
+
+    Per pixel: ``-w[nearest bin] * sum_q target_q * log softmax(logits)_q``; the mean over pixels.
+    """
+    from restore_cli.color import soft_encode
+
+    if ab.shape[-2:] != logits.shape[-2:]:
+        ab = F.interpolate(ab, size=logits.shape[-2:], mode="area")
+    target = soft_encode(ab, bins, k=5, sigma=5.0)
+    per_pixel = -(target * F.log_softmax(logits.float(), dim=1)).sum(1)
+    if class_weights is not None:
+        per_pixel = per_pixel * class_weights[target.argmax(1)]
+    return per_pixel.mean()
+
+
+def compute_prior(dataset, cache: Path | None = None) -> np.ndarray:
+    """The empirical ab prior (313 bin frequencies) of the training photos, cached as .npy when possible."""
+    from restore_cli.color import empirical_prior
+
+    key = np.array([float(dataset.num_photos)], dtype=np.float64)
+    if cache is not None and cache.is_file():
+        stored = np.load(cache, allow_pickle=False)
+        if stored.shape == (314,) and stored[0] == key[0]:
+            return stored[1:].astype(np.float32)
+    samples = torch.from_numpy(dataset.ab_samples())
+    counts = torch.zeros(313, dtype=torch.float64)
+    for chunk in samples.split(65536):
+        counts += empirical_prior(chunk).double() * chunk.shape[0]
+    prior = (counts / counts.sum()).numpy().astype(np.float32)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(cache.name + ".tmp.npy")
+        np.save(tmp, np.concatenate([key, prior.astype(np.float64)]))
+        tmp.replace(cache)
+    return prior
+
+
+@torch.no_grad()
+def evaluate_colorizer(
+    model: torch.nn.Module, valset, device: torch.device, multiple: int = 16
+) -> dict[str, float]:
+    """PSNR of the colorized RGB vs the truth (and of the gray image), colourfulness and mean a/b of both."""
+    from restore_cli.color import colorfulness, lab_to_rgb, rgb_to_lab
+    from restore_cli.train.metrics import to_u8
+
+    was_training = model.training
+    model.eval()
+    rows: dict[str, list[float]] = {
+        k: [] for k in ("psnr", "gray_psnr", "cf", "cf_true", "a", "b", "a_t", "b_t")
+    }
+    for color_u8 in valset.sharp:
+        rgb = torch.from_numpy(color_u8.transpose(2, 0, 1).copy()).float().div_(255.0)[None].to(device)
+        lab = rgb_to_lab(rgb)
+        l_norm = (lab[:, :1] - 50.0) / 100.0
+        h, w = l_norm.shape[-2:]
+        ph, pw = (-h) % multiple, (-w) % multiple
+        x = F.pad(l_norm, (0, pw, 0, ph), mode="reflect") if (ph or pw) else l_norm
+        ab = model(x).float()
+        ab = F.interpolate(ab, size=x.shape[-2:], mode="bilinear", align_corners=False)[..., :h, :w]
+        out = to_u8(lab_to_rgb(torch.cat([lab[:, :1], ab], 1))[0])
+        gray = to_u8(lab_to_rgb(torch.cat([lab[:, :1], torch.zeros_like(ab)], 1))[0])
+        rows["psnr"].append(psnr_u8(out, color_u8))
+        rows["gray_psnr"].append(psnr_u8(gray, color_u8))
+        rows["cf"].append(colorfulness(out))
+        rows["cf_true"].append(colorfulness(color_u8))
+        rows["a"].append(float(ab[:, 0].mean()))
+        rows["b"].append(float(ab[:, 1].mean()))
+        rows["a_t"].append(float(lab[:, 1].mean()))
+        rows["b_t"].append(float(lab[:, 2].mean()))
+    model.train(was_training)
+    m = {k: float(np.mean(v)) for k, v in rows.items()}
+    return {
+        "psnr": m["psnr"],
+        "gray_psnr": m["gray_psnr"],
+        "colorfulness": m["cf"],
+        "colorfulness_truth": m["cf_true"],
+        "colorfulness_ratio": m["cf"] / m["cf_true"] if m["cf_true"] > 0 else 0.0,
+        "mean_a": m["a"],
+        "mean_b": m["b"],
+        "mean_a_truth": m["a_t"],
+        "mean_b_truth": m["b_t"],
+    }
+
+
+class ColorizeTrainer(DeblurTrainer):
+    """The same loop, checkpoints and export as deblurring, with colorization data, loss and validation."""
+
+    task = "colorize"
+
+    def _resolve_hyper(self, init_hyper: dict[str, Any] | None) -> dict[str, Any]:
+        from restore_cli.models import get_arch
+
+        cfg = self.cfg
+        spec = get_arch(cfg.arch)
+        if spec.task != "colorize":
+            raise UsageError(
+                f"architecture {cfg.arch!r} is a {spec.task} model; choose a colorize architecture"
+            )
+        if cfg.gray or cfg.laplacian:
+            raise UsageError("--gray and --laplacian are options of deblurring, not colorization")
+        hyper = dict(init_hyper or {})
+        hyper.update(cfg.hyper)
+        return spec.hyper(**hyper)
+
+    def _setup_loss(self) -> None:
+        from restore_cli.color import ab_bins
+
+        self.head = getattr(self.model, "head", "ab")
+        self.bins = ab_bins().to(self.device)
+        self.class_weights: torch.Tensor | None = None
+        self.prior: np.ndarray | None = None
+
+    def _build_dataset(self):
+        from restore_cli.data.datasets import ColorPhotoDataset
+
+        if not Path(self.cfg.data).exists():
+            raise UsageError("training data folder not found", self.cfg.data)
+        return ColorPhotoDataset(self.cfg.data, patch=self.cfg.patch, seed=self.cfg.seed)
+
+    def _on_data_ready(self) -> None:
+        self._prepare_prior(self.dataset)
+
+    def _prepare_prior(self, dataset) -> None:
+        from restore_cli.color import rebalance_weights
+
+        if self.head != "bins":
+            return
+        if self.prior is None:
+            self.prior = compute_prior(dataset, self.cfg.prior_path())
+        lam = self.cfg.rebalance
+        if lam < 1.0:
+            self.class_weights = rebalance_weights(torch.from_numpy(self.prior), lam=lam).to(self.device)
+
+    def _build_valset(self):
+        from restore_cli.data.validation import color_val_set
+
+        return color_val_set(self.cfg.val, self.cfg.val_size, self.cfg.val_limit or None)
+
+    def compute_loss(
+        self, inputs: torch.Tensor, targets: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        if self.head == "bins":
+            loss = bins_loss(self.model.logits(inputs), targets, self.bins, self.class_weights)
+            return loss, {"ce": float(loss.detach())}
+        pred = self.model(inputs)
+        if pred.shape[-2:] != targets.shape[-2:]:
+            targets = F.interpolate(targets, size=pred.shape[-2:], mode="area")
+        l1 = (pred - targets).abs().mean() / AB_SCALE
+        return self.cfg.lambda_l1 * l1, {"l1": float(l1.detach())}
+
+    def _evaluate(self) -> dict[str, float]:
+        return evaluate_colorizer(self.eval_module(), self.valset, self.device, self.multiple)
+
+    def _val_message(self, m: dict[str, float]) -> str:
+        return (
+            f"iter {self.iteration}: val PSNR {m['psnr']:.2f} dB (gray {m['gray_psnr']:.2f}), colourfulness "
+            f"{m['colorfulness']:.1f} vs {m['colorfulness_truth']:.1f}, mean ab ({m['mean_a']:.1f}, "
+            f"{m['mean_b']:.1f}) vs ({m['mean_a_truth']:.1f}, {m['mean_b_truth']:.1f})"
+        )
+
+    def _export_metrics(self, val: dict[str, float]) -> dict[str, Any]:
+        return {f"val_{k}": round(v, 3) for k, v in val.items() if k != "iteration"}
+
+    def _recipe_extra(self) -> dict[str, Any]:
+        if self.head == "bins":
+            return {
+                "head": "bins",
+                "soft_encoding": "5 nearest, sigma 5",
+                "rebalance_lambda": self.cfg.rebalance,
+            }
+        return {"head": "ab", "lambda_l1": self.cfg.lambda_l1}
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state["ab_prior"] = torch.from_numpy(self.prior) if self.prior is not None else None
+        return state
+
+    def _restore_extra(self, ckpt: dict[str, Any]) -> None:
+        if ckpt.get("ab_prior") is not None:
+            self.prior = ckpt["ab_prior"].numpy()
+
+
+def train_colorize(cfg: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
+    """Train a colorization model as ``cfg`` says (``cfg.task`` is "colorize")."""
+    cfg.task = "colorize"
+    return ColorizeTrainer(cfg, reporter).run()
