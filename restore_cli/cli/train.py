@@ -130,6 +130,17 @@ def deblur(
         None, "--channels-last/--no-channels-last", help="Use channels_last memory format."
     ),
     device: str | None = typer.Option(None, "--device", help="auto | cpu | cuda [auto]."),
+    gan: str | None = typer.Option(None, "--gan", help="Adversarial training: none | wgan-gp [none]."),
+    n_critic: int | None = typer.Option(None, "--n-critic", help="Critic updates per generator step [5]."),
+    gp_weight: float | None = typer.Option(None, "--gp-weight", help="Gradient-penalty weight [10]."),
+    adv_weight: float | None = typer.Option(None, "--adv-weight", help="Weight of the adversarial loss [1]."),
+    label_noise: float | None = typer.Option(
+        None, "--label-noise", help="Fraction of critic real/fake labels flipped [0.1]."
+    ),
+    lambda_content: float | None = typer.Option(
+        None, "--lambda-content", help="Content-loss weight (0: 100 with --gan, else 1)."
+    ),
+    critic_lr: float | None = typer.Option(None, "--critic-lr", help="Critic learning rate (Adam) [1e-4]."),
     config: Path | None = typer.Option(
         None, "--config", help="TOML file with the same keys as these options (unknown keys are an error)."
     ),
@@ -199,6 +210,13 @@ def deblur(
             laplacian=laplacian,
             channels_last=channels_last,
             device=device,
+            gan=gan,
+            n_critic=n_critic,
+            gp_weight=gp_weight,
+            adv_weight=adv_weight,
+            label_noise=label_noise,
+            lambda_content=lambda_content,
+            critic_lr=critic_lr,
         )
         cfg.check()
         _run(cfg, quiet)

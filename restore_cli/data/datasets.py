@@ -373,5 +373,7 @@ def make_loader(dataset, batch: int, start: int = 0, workers: int = 1, rank: int
         num_workers=workers,
         pin_memory=torch.cuda.is_available(),
         drop_last=True,
+        # Its own generator: creating the iterator must not draw from torch's global RNG (exact resume).
+        generator=torch.Generator().manual_seed(0),
         **kwargs,
     )

@@ -64,6 +64,15 @@ class TrainConfig:
     laplacian: bool = False
     channels_last: bool = False
     device: str = "auto"
+    # adversarial training (WGAN-GP with a PatchGAN critic)
+    gan: str = "none"  # none | wgan-gp
+    n_critic: int = 5
+    gp_weight: float = 10.0
+    adv_weight: float = 1.0
+    label_noise: float = 0.1  # fraction of critic real/fake labels flipped
+    lambda_content: float = 0.0  # weight of the content loss; 0: 100 with a GAN, 1 without
+    critic_lr: float = 1e-4
+    critic_width: int = 64
     # colorization
     lambda_l1: float = 100.0  # weight of the L1 loss on ab / 110 (head "ab")
     rebalance: float = 0.5  # class-rebalancing lambda of the 313-bin loss (head "bins"); 1 = no rebalancing
@@ -88,6 +97,12 @@ class TrainConfig:
         if self.out:
             return _with_suffix(Path(self.out), ".log.jsonl")
         return None
+
+    def content_weight(self) -> float:
+        """The content loss weight: --lambda-content, else 100 with a GAN (DeblurGAN's) and 1 without."""
+        if self.lambda_content > 0:
+            return self.lambda_content
+        return 100.0 if self.gan != "none" else 1.0
 
     def prior_path(self) -> Path | None:
         if self.prior:
@@ -117,6 +132,10 @@ class TrainConfig:
             raise UsageError("--patch and --batch must be positive")
         if not 0.0 <= self.ema < 1.0:
             raise UsageError("--ema must be in [0, 1) (0 disables it)")
+        if self.gan not in ("none", "wgan-gp"):
+            raise UsageError(f"unknown --gan {self.gan!r}; choose none or wgan-gp")
+        if not 0.0 <= self.label_noise < 0.5:
+            raise UsageError("--label-noise must be in [0, 0.5)")
         if self.task not in ("deblur", "colorize"):
             raise UsageError(f"unknown task {self.task!r}; choose deblur or colorize")
         if self.resume and self.init:

@@ -298,6 +298,13 @@ class DeblurTrainer:
         )
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda it: lr_factor(cfg, it))
         self._setup_loss()
+        self.critic = None
+        self.critic_opt = None
+        if cfg.gan == "wgan-gp":
+            from restore_cli.train.gan import PatchCritic
+
+            self.critic = PatchCritic(self._critic_channels(), cfg.critic_width).to(self.device)
+            self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr, betas=(0.5, 0.999))
 
         self.iteration = 0
         self.data_pos = 0
@@ -340,10 +347,36 @@ class DeblurTrainer:
     def compute_loss(
         self, inputs: torch.Tensor, targets: torch.Tensor
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        """The training loss of one batch (and its named parts, for the log)."""
+        """The training loss of one batch (and its named parts, for the log); trains the critic first."""
         if self.cfg.channels_last:
             inputs = inputs.contiguous(memory_format=torch.channels_last)
-        return self.loss_fn(self.model(inputs), targets)
+        pred = self.model(inputs)
+        content, parts = self.loss_fn(pred, targets)
+        if self.critic is None:
+            return content, parts
+        adv, adv_parts = self.adversarial_step(targets, pred)
+        return self.cfg.content_weight() * content + self.cfg.adv_weight * adv, {**parts, **adv_parts}
+
+    def _critic_channels(self) -> int:
+        return int(self.hyper.get("in_channels", 3))
+
+    def adversarial_step(
+        self, real: torch.Tensor, fake: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """``n_critic`` critic updates on this batch, then the generator's adversarial loss -E[D(fake)]."""
+        from restore_cli.train.gan import critic_loss, generator_adv_loss
+
+        cfg = self.cfg
+        self.critic.requires_grad_(True)
+        parts: dict[str, float] = {}
+        for _ in range(cfg.n_critic):
+            loss, parts = critic_loss(self.critic, real, fake.detach(), cfg.gp_weight, cfg.label_noise)
+            self.critic_opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.critic_opt.step()
+        self.critic.requires_grad_(False)
+        adv = generator_adv_loss(self.critic, fake)
+        return adv, {**parts, "adv": float(adv.detach())}
 
     def _evaluate(self) -> dict[str, float]:
         return evaluate(self.eval_module(), self.valset, self.device, self.multiple)
@@ -384,6 +417,8 @@ class DeblurTrainer:
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "best_psnr": self.best_psnr if math.isfinite(self.best_psnr) else None,
             "best_state": self.best_state,
+            "critic": self.critic.state_dict() if self.critic is not None else None,
+            "critic_opt": self.critic_opt.state_dict() if self.critic_opt is not None else None,
             "last_val": json.dumps(self.last_val),
         }
 
@@ -396,6 +431,9 @@ class DeblurTrainer:
         self.iteration = int(ckpt["iteration"])
         self.data_pos = int(ckpt["data_pos"])
         self.wall_s = float(ckpt["wall_s"])
+        if self.critic is not None and ckpt.get("critic") is not None:
+            self.critic.load_state_dict(ckpt["critic"])
+            self.critic_opt.load_state_dict(ckpt["critic_opt"])
         self._restore_extra(ckpt)
         self.prior_iterations = int(ckpt.get("prior_iterations", 0))
         self.prior_wall_s = float(ckpt.get("prior_wall_s", 0.0))
@@ -564,6 +602,7 @@ class DeblurTrainer:
             else ("EMA" if self.ema else "plain"),
             "gray": cfg.gray,
             "laplacian": cfg.laplacian,
+            "gan": self._gan_description(),
             **self._recipe_extra(),
         }
         training = {
@@ -580,6 +619,16 @@ class DeblurTrainer:
                 val = {**val, "psnr": self.best_psnr}
             metrics = {**self._export_metrics(val), "val_recipe": getattr(self.valset, "recipe", "")}
         return {"training": training, "metrics": metrics}
+
+    def _gan_description(self) -> str:
+        cfg = self.cfg
+        if cfg.gan == "none":
+            return "none"
+        return (
+            f"{cfg.gan}: PatchGAN critic (layer norm), n_critic {cfg.n_critic}, gp {cfg.gp_weight:g}, "
+            f"label noise {cfg.label_noise:g}, adv weight {cfg.adv_weight:g}, "
+            f"content {cfg.content_weight():g}"
+        )
 
     def _recipe_extra(self) -> dict[str, Any]:
         return {}
