@@ -163,3 +163,80 @@ def test_kernel_val_set_is_fixed(tmp_path: Path) -> None:
     assert np.array_equal(v1.blurred[0], v2.blurred[0])
     assert not np.array_equal(v1.blurred[0], v1.sharp[0])
     assert "recorded kernels" in v1.recipe
+
+
+# -- pair writers ---
+
+
+def _write_video(path: Path, n_static: int = 12, n_moving: int = 12, size: int = 64) -> None:
+    """A synthetic video: a square moving right, then a hard cut to a different, static scene."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (size, size))
+    assert writer.isOpened()
+    for t in range(n_moving):
+        frame = np.full((size, size, 3), 40, np.uint8)
+        x = 4 + 3 * t
+        frame[20:44, x : x + 12] = 230
+        writer.write(frame)
+    for _ in range(n_static):
+        frame = np.full((size, size, 3), 200, np.uint8)
+        frame[10:30, 10:30] = (20, 60, 180)
+        writer.write(frame)
+    writer.release()
+
+
+def test_from_video_averages_frames_and_respects_scene_cuts(tmp_path: Path) -> None:
+    from restore_cli.data.tools import video_to_pairs
+
+    video = tmp_path / "clip.avi"
+    _write_video(video)
+    stats = video_to_pairs(video, tmp_path / "out", frames=(5, 5), every=5, scene_threshold=0.2)
+    assert stats.frames == 24 and stats.scene_cuts == 1
+    pairs = find_pairs(tmp_path / "out")
+    assert len(pairs) == stats.pairs >= 3
+    for blur_path, sharp_path in pairs:
+        blur = cv2.imread(str(blur_path)).astype(float)
+        sharp = cv2.imread(str(sharp_path)).astype(float)
+        # No window mixes the two scenes: each background keeps its own brightness.
+        assert abs(blur[0, 0].mean() - sharp[0, 0].mean()) < 8
+    moving_blur = cv2.imread(str(pairs[0][0])).astype(float)
+    moving_sharp = cv2.imread(str(pairs[0][1])).astype(float)
+    assert np.abs(moving_blur - moving_sharp).mean() > 3  # motion blurred the moving square
+    static_blur = cv2.imread(str(pairs[-1][0])).astype(float)
+    static_sharp = cv2.imread(str(pairs[-1][1])).astype(float)
+    assert np.abs(static_blur - static_sharp).mean() < 3  # a still scene averages to itself
+
+
+def test_average_frames_is_linear_light() -> None:
+    from restore_cli.data.tools import average_frames
+
+    black = np.zeros((2, 2, 3), np.uint8)
+    white = np.full((2, 2, 3), 255, np.uint8)
+    out = average_frames([black, white])
+    assert abs(int(out[0, 0, 0]) - round(255 * 0.5 ** (1 / 2.2))) <= 1  # 186, not 128
+
+
+def test_data_cli_synth_and_from_video(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from restore_cli.cli.data import app
+
+    _write(tmp_path / "sharp" / "a.png", _photo(48, 48))
+    runner = CliRunner()
+    result = runner.invoke(
+        app,
+        ["synth", "--sharp", str(tmp_path / "sharp"), "--out", str(tmp_path / "pairs"), "--per-image", "2"],
+    )
+    assert result.exit_code == 0, result.output
+    pairs = find_pairs(tmp_path / "pairs")
+    assert len(pairs) == 2
+    assert cv2.imread(str(pairs[0][0])).shape == (48, 48, 3)
+    _write_video(tmp_path / "v.avi")
+    result = runner.invoke(
+        app, ["from-video", str(tmp_path / "v.avi"), "--out", str(tmp_path / "vid"), "--frames", "3-5"]
+    )
+    assert result.exit_code == 0, result.output
+    assert '"scene_cuts": 1' in result.stdout
+    result = runner.invoke(
+        app, ["from-video", str(tmp_path / "v.avi"), "--out", str(tmp_path / "x"), "--frames", "1"]
+    )
+    assert result.exit_code == 2
