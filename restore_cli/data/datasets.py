@@ -176,11 +176,13 @@ class ColorPhotoDataset:
         images: list[np.ndarray] | None = None,
         min_colorfulness: float = 5.0,
         decode_threads: int = 2,
+        short_side: tuple[float, float] | None = (224.0, 320.0),
     ) -> None:
         from restore_cli.color import colorfulness
 
         self.root = Path(root)
         self.patch = patch
+        self.short_side = short_side
         self.seed = seed
         if images is None:
             paths = find_images(self.root)
@@ -207,7 +209,15 @@ class ColorPhotoDataset:
     def sample(self, index: int) -> np.ndarray:
         """Sample ``index`` as an RGB uint8 crop."""
         rng = np.random.default_rng([self.seed, index])
-        img = ensure_min_side(self.images[int(rng.integers(len(self.images)))], self.patch)
+        img = self.images[int(rng.integers(len(self.images)))]
+        # Colorizers see the whole photo at a short side of about 256 px (their work size), so train at
+        # that scale: resize the short side to a random 224..320 px before cropping (not full-res crops).
+        short = float(rng.uniform(*self.short_side)) if self.short_side else 0.0
+        if short and min(img.shape[:2]) > short:
+            f = short / min(img.shape[:2])
+            size = (max(1, round(img.shape[1] * f)), max(1, round(img.shape[0] * f)))
+            img = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+        img = ensure_min_side(img, self.patch)
         y, x = random_crop_box(img.shape[0], img.shape[1], self.patch, rng)
         crop = img[y : y + self.patch, x : x + self.patch]
         if rng.uniform() < 0.5:
