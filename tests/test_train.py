@@ -385,3 +385,55 @@ def test_wgan_gp_training_runs_and_resumes_exactly(tmp_path: Path) -> None:
     for key in ("model", "critic"):
         for name, tensor in a[key].items():
             assert torch.equal(tensor, b[key][name]), f"{key}.{name}"
+
+
+# -- perceptual and multi-scale ---
+
+
+def test_vgg19_layer_names_follow_torchvision() -> None:
+    from restore_cli.train.perceptual import build_vgg19_features, vgg19_layer_index
+
+    assert vgg19_layer_index("conv1_1") == 0
+    assert vgg19_layer_index("relu1_2") == 3
+    assert vgg19_layer_index("pool1") == 4
+    assert vgg19_layer_index("conv3_3") == 14
+    assert vgg19_layer_index("relu5_4") == 35
+    features = build_vgg19_features(36)
+    assert len(features) == 37 and features[34].out_channels == 512
+    with pytest.raises(UsageError):
+        vgg19_layer_index("conv9_9")
+
+
+def test_perceptual_loss_with_user_weights(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    from restore_cli.errors import BadWeightsError
+    from restore_cli.train.perceptual import VGGPerceptualLoss, build_vgg19_features
+
+    torch.manual_seed(0)
+    full = build_vgg19_features(36)
+    path = tmp_path / "vgg19.safetensors"
+    save_file({f"features.{k}": v.contiguous() for k, v in full.state_dict().items()}, str(path))
+    loss = VGGPerceptualLoss(path, layer="relu2_2")
+    assert torch.equal(loss.features[5].weight, full[5].weight)
+    x = torch.rand(1, 3, 16, 16, requires_grad=True)
+    assert float(loss(x.detach(), x.detach())) == 0
+    value = loss(x, torch.rand(1, 3, 16, 16))
+    value.backward()
+    assert float(value) > 0 and x.grad is not None
+    assert all(p.grad is None for p in loss.parameters())
+    assert float(loss(torch.rand(1, 1, 16, 16), torch.rand(1, 1, 16, 16))) > 0  # gray is repeated to RGB
+    save_file({"features.0.weight": torch.zeros(64, 3, 3, 3)}, str(tmp_path / "partial.safetensors"))
+    with pytest.raises(BadWeightsError, match="missing"):
+        VGGPerceptualLoss(tmp_path / "partial.safetensors")
+    with pytest.raises(UsageError, match="perceptual-weights"):
+        DeblurTrainer(_config(tmp_path, loss="l1,perceptual:0.1"), dataset=_dataset())
+
+
+def test_msdeblur_trains_with_the_multiscale_loss(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, arch="msdeblur", hyper={"width": 4, "n_blocks": 1, "scales": 2}, loss="l1")
+    trainer = DeblurTrainer(cfg, dataset=_dataset())
+    blurred, sharp = (torch.stack(t) for t in zip(*(trainer.dataset[i] for i in range(2))))
+    loss, parts = trainer.train_step(blurred, sharp)
+    assert set(parts) == {"l1_s0", "l1_s1"}
+    assert math.isclose(loss, (parts["l1_s0"] + parts["l1_s1"]) / 2, rel_tol=1e-5)

@@ -130,6 +130,18 @@ def deblur(
         None, "--channels-last/--no-channels-last", help="Use channels_last memory format."
     ),
     device: str | None = typer.Option(None, "--device", help="auto | cpu | cuda [auto]."),
+    perceptual_weights: str | None = typer.Option(
+        None,
+        "--perceptual-weights",
+        help="VGG19 safetensors for --loss perceptual (nothing is downloaded). Convert torchvision's "
+        'vgg19-dcbb9e9d.pth once: python -c "import torch; from safetensors.torch import save_file; '
+        "sd = torch.load('vgg19-dcbb9e9d.pth', weights_only=True); save_file({k: v.contiguous() for k, v in "
+        "sd.items() if k.startswith('features.')}, 'vgg19.safetensors')\"",
+    ),
+    perceptual_layer: str | None = typer.Option(
+        None, "--perceptual-layer", help="VGG19 layer compared by the perceptual loss [conv3_3]."
+    ),
+    amp: str | None = typer.Option(None, "--amp", help="Mixed precision on GPU: none | bf16 | fp16 [none]."),
     gan: str | None = typer.Option(None, "--gan", help="Adversarial training: none | wgan-gp [none]."),
     n_critic: int | None = typer.Option(None, "--n-critic", help="Critic updates per generator step [5]."),
     gp_weight: float | None = typer.Option(None, "--gp-weight", help="Gradient-penalty weight [10]."),
@@ -210,6 +222,9 @@ def deblur(
             laplacian=laplacian,
             channels_last=channels_last,
             device=device,
+            perceptual_weights=perceptual_weights,
+            perceptual_layer=perceptual_layer,
+            amp=amp,
             gan=gan,
             n_critic=n_critic,
             gp_weight=gp_weight,
@@ -313,6 +328,7 @@ def colorize(
     threads: int | None = typer.Option(None, "--threads", help="torch.set_num_threads (0: default)."),
     workers: int | None = typer.Option(None, "--workers", help="Data worker processes [1]."),
     seed: int | None = typer.Option(None, "--seed", help="Seed [0]."),
+    amp: str | None = typer.Option(None, "--amp", help="Mixed precision on GPU: none | bf16 | fp16."),
     device: str | None = typer.Option(None, "--device", help="auto | cpu | cuda [auto]."),
     config: Path | None = typer.Option(
         None, "--config", help="TOML file with the same keys as these options."

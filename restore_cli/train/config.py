@@ -64,6 +64,9 @@ class TrainConfig:
     laplacian: bool = False
     channels_last: bool = False
     device: str = "auto"
+    perceptual_weights: str | None = None  # VGG19 safetensors for the "perceptual" loss (user-supplied)
+    perceptual_layer: str = "conv3_3"
+    amp: str = "none"  # none | bf16 | fp16 (GPU only; ignored on CPU)
     # adversarial training (WGAN-GP with a PatchGAN critic)
     gan: str = "none"  # none | wgan-gp
     n_critic: int = 5
@@ -132,6 +135,8 @@ class TrainConfig:
             raise UsageError("--patch and --batch must be positive")
         if not 0.0 <= self.ema < 1.0:
             raise UsageError("--ema must be in [0, 1) (0 disables it)")
+        if self.amp not in ("none", "bf16", "fp16"):
+            raise UsageError(f"unknown --amp {self.amp!r}; choose none, bf16 or fp16")
         if self.gan not in ("none", "wgan-gp"):
             raise UsageError(f"unknown --gan {self.gan!r}; choose none or wgan-gp")
         if not 0.0 <= self.label_noise < 0.5:

@@ -264,7 +264,14 @@ class DeblurTrainer:
         self.reporter = reporter or _NullReporter()
         if cfg.threads > 0:
             torch.set_num_threads(cfg.threads)
+        self.rank, self.world = init_distributed(cfg.device)
         self.device = pick_device(cfg.device)
+        if self.world > 1 and self.device.type == "cuda":
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(self.device)
+        self.is_main = self.rank == 0
+        if not self.is_main:
+            self.reporter = _NullReporter()
         torch.manual_seed(cfg.seed)
 
         self.prior_iterations = 0
@@ -287,6 +294,11 @@ class DeblurTrainer:
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.model.train()
+        self.net = self.model  # what the forward pass calls
+        self.amp_dtype = None
+        if self.device.type == "cuda" and cfg.amp != "none":
+            self.amp_dtype = torch.bfloat16 if cfg.amp == "bf16" else torch.float16
+        self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
         self.ema = EMA(self.model, cfg.ema) if cfg.ema > 0 else None
         decay, no_decay = [], []
         for p in self.model.parameters():
@@ -297,6 +309,8 @@ class DeblurTrainer:
             betas=tuple(cfg.betas),
         )
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda it: lr_factor(cfg, it))
+        if self.world > 1:
+            broadcast_parameters(self.model)
         self._setup_loss()
         self.critic = None
         self.critic_opt = None
@@ -305,6 +319,8 @@ class DeblurTrainer:
 
             self.critic = PatchCritic(self._critic_channels(), cfg.critic_width).to(self.device)
             self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr, betas=(0.5, 0.999))
+            if self.world > 1:
+                broadcast_parameters(self.critic)
 
         self.iteration = 0
         self.data_pos = 0
@@ -328,7 +344,24 @@ class DeblurTrainer:
         return resolve_hyper(self.cfg, init_hyper)
 
     def _setup_loss(self) -> None:
-        self.loss_fn = ContentLoss(self.cfg.loss)
+        from restore_cli.train.losses import parse_loss_spec
+
+        perceptual = None
+        try:
+            names = [name for name, _ in parse_loss_spec(self.cfg.loss)]
+        except ValueError as exc:
+            raise UsageError(f"--loss: {exc}") from None
+        if "perceptual" in names:
+            from restore_cli.train.perceptual import CONVERT_HINT, VGGPerceptualLoss
+
+            if not self.cfg.perceptual_weights:
+                raise UsageError(
+                    f"the perceptual loss needs --perceptual-weights VGG19.safetensors; {CONVERT_HINT}"
+                )
+            perceptual = VGGPerceptualLoss(self.cfg.perceptual_weights, self.cfg.perceptual_layer).to(
+                self.device
+            )
+        self.loss_fn = ContentLoss(self.cfg.loss, perceptual=perceptual)
 
     def _build_dataset(self):
         return build_train_dataset(self.cfg)
@@ -350,12 +383,31 @@ class DeblurTrainer:
         """The training loss of one batch (and its named parts, for the log); trains the critic first."""
         if self.cfg.channels_last:
             inputs = inputs.contiguous(memory_format=torch.channels_last)
-        pred = self.model(inputs)
-        content, parts = self.loss_fn(pred, targets)
+        pyramid = getattr(self.model, "forward_pyramid", None)
+        if pyramid is not None:  # multi-scale generator (msdeblur): content loss averaged over its scales
+            from restore_cli.models.msdeblur import image_pyramid
+
+            preds = self.model.forward_pyramid(inputs)
+            content, parts = self._multiscale_loss(preds, image_pyramid(targets, len(preds)))
+            pred = preds[-1]
+        else:
+            pred = self.net(inputs)
+            content, parts = self.loss_fn(pred, targets)
         if self.critic is None:
             return content, parts
         adv, adv_parts = self.adversarial_step(targets, pred)
         return self.cfg.content_weight() * content + self.cfg.adv_weight * adv, {**parts, **adv_parts}
+
+    def _multiscale_loss(
+        self, preds: list[torch.Tensor], targets: list[torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        total = preds[-1].new_zeros(())
+        parts: dict[str, float] = {}
+        for k, (p, t) in enumerate(zip(preds, targets)):
+            value, level_parts = self.loss_fn(p, t)
+            total = total + value / len(preds)
+            parts.update({f"{name}_s{k}": v for name, v in level_parts.items()})
+        return total, parts
 
     def _critic_channels(self) -> int:
         return int(self.hyper.get("in_channels", 3))
@@ -373,6 +425,8 @@ class DeblurTrainer:
             loss, parts = critic_loss(self.critic, real, fake.detach(), cfg.gp_weight, cfg.label_noise)
             self.critic_opt.zero_grad(set_to_none=True)
             loss.backward()
+            if self.world > 1:
+                average_gradients(self.critic, self.world)
             self.critic_opt.step()
         self.critic.requires_grad_(False)
         adv = generator_adv_loss(self.critic, fake)
@@ -449,7 +503,7 @@ class DeblurTrainer:
 
     def save_checkpoint(self) -> Path | None:
         path = self.cfg.checkpoint_path()
-        if path is None:
+        if path is None or not self.is_main:
             return None
         atomic_torch_save(self.state_dict(), path)
         return path
@@ -464,21 +518,32 @@ class DeblurTrainer:
         cfg = self.cfg
         inputs = inputs.to(self.device, non_blocking=True)
         targets = targets.to(self.device, non_blocking=True)
-        loss, parts = self.compute_loss(inputs, targets)
+        with torch.autocast("cuda", dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+            loss, parts = self.compute_loss(inputs, targets)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.optimizer)
+        else:
+            loss.backward()
+        if self.world > 1:
+            average_gradients(self.model, self.world)
         if cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-        self.optimizer.step()
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
         self.scheduler.step()
         if self.ema is not None:
             self.ema.update(self.model, self.iteration)
         self.iteration += 1
-        self.data_pos += inputs.shape[0]
+        self.data_pos += inputs.shape[0] * self.world
         return float(loss.detach()), parts
 
     def validate(self) -> dict[str, float]:
-        if self.valset is None or len(self.valset) == 0:
+        if self.valset is None or len(self.valset) == 0 or not self.is_main:
             return {}
         metrics = self._evaluate()
         metrics["iteration"] = self.iteration
@@ -498,7 +563,7 @@ class DeblurTrainer:
         limit_s = cfg.time_limit_s()
         log_path = cfg.log_path()
         log_file = None
-        if log_path is not None:
+        if log_path is not None and self.is_main:
             log_path.parent.mkdir(parents=True, exist_ok=True)
             log_file = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 - closed in finally
 
@@ -510,7 +575,14 @@ class DeblurTrainer:
         describe = getattr(self.dataset, "describe", lambda: str(cfg.data))
         log({"event": "start", "iteration": self.iteration, "config": cfg.to_dict(), "data": describe()})
         self.reporter.start(self.iteration, cfg.iters, limit_s, f"{cfg.arch} {json.dumps(self.hyper)}")
-        loader = make_loader(self.dataset, cfg.batch, start=self.data_pos, workers=cfg.workers)
+        loader = make_loader(
+            self.dataset,
+            cfg.batch,
+            start=self.data_pos,
+            workers=cfg.workers,
+            rank=self.rank,
+            world=self.world,
+        )
         losses: list[float] = []
         stopped_by = "iters"
         start = time.monotonic()
@@ -527,11 +599,15 @@ class DeblurTrainer:
                     if cfg.iters > 0 and self.iteration >= cfg.iters:
                         stopped_by = "iters"
                         break
+                    reason = ""
                     if limit_s > 0 and time.monotonic() - start >= limit_s:
-                        stopped_by = "time"
-                        break
+                        reason = "time"
                     if flag.stop:
-                        stopped_by = "interrupt"
+                        reason = "interrupt"
+                    if self.world > 1:  # every process stops at the same iteration
+                        reason = agree_on_stop(reason, self.device)
+                    if reason:
+                        stopped_by = reason
                         break
                     blurred, sharp = next(batches)
                     loss, parts = self.train_step(blurred, sharp)
@@ -560,7 +636,7 @@ class DeblurTrainer:
                 if self.valset is not None and self.last_val.get("iteration") != self.iteration:
                     self._report_val(self.validate(), log)
                 ckpt_path = self.save_checkpoint()
-                out = self.export() if cfg.out else None
+                out = self.export() if (cfg.out and self.is_main) else None
         finally:
             log({"event": "stop", "iteration": self.iteration, "wall_s": self.wall_s})
             if log_file is not None:
@@ -646,6 +722,56 @@ class DeblurTrainer:
         path.parent.mkdir(parents=True, exist_ok=True)
         save_weights(path, module, self.cfg.arch, self.hyper, meta=self.export_metadata())
         return path
+
+
+def init_distributed(device: str) -> tuple[int, int]:
+    """(rank, world size) under torchrun (``WORLD_SIZE`` > 1: joins the process group, gloo on CPU, nccl on
+    GPU); (0, 1) otherwise."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        use_cuda = device != "cpu" and torch.cuda.is_available()
+        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+    return dist.get_rank(), dist.get_world_size()
+
+
+def broadcast_parameters(module: torch.nn.Module) -> None:
+    """Make every process start from rank 0's parameters and buffers."""
+    import torch.distributed as dist
+
+    for t in list(module.parameters()) + list(module.buffers()):
+        dist.broadcast(t.data, src=0)
+
+
+def average_gradients(module: torch.nn.Module, world: int) -> None:
+    """All-reduce and average gradients over processes (one flat buffer).
+
+    Used instead of the DistributedDataParallel wrapper so that every forward path (multi-scale pyramids,
+    class logits, the critic) is synchronised the same way; the result equals DDP's gradient averaging.
+    """
+    import torch.distributed as dist
+    from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
+
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    if not grads:
+        return
+    flat = _flatten_dense_tensors(grads)
+    dist.all_reduce(flat)
+    flat /= world
+    for g, synced in zip(grads, _unflatten_dense_tensors(flat, grads)):
+        g.copy_(synced)
+
+
+def agree_on_stop(reason: str, device: torch.device) -> str:
+    """The stop reason any process has (interrupt beats time), agreed by all processes."""
+    import torch.distributed as dist
+
+    code = torch.tensor([{"": 0, "time": 1, "interrupt": 2}[reason]], device=device)
+    dist.all_reduce(code, op=dist.ReduceOp.MAX)
+    return ["", "time", "interrupt"][int(code)]
 
 
 def _read_init(cfg: TrainConfig):
