@@ -328,6 +328,13 @@ def colorize(
     threads: int | None = typer.Option(None, "--threads", help="torch.set_num_threads (0: default)."),
     workers: int | None = typer.Option(None, "--workers", help="Data worker processes [1]."),
     seed: int | None = typer.Option(None, "--seed", help="Seed [0]."),
+    gan: str | None = typer.Option(
+        None, "--gan", help="none | wgan-gp (head ab only, pix2pix-style) [none]."
+    ),
+    n_critic: int | None = typer.Option(None, "--n-critic", help="Critic updates per generator step [5]."),
+    gp_weight: float | None = typer.Option(None, "--gp-weight", help="Gradient-penalty weight [10]."),
+    adv_weight: float | None = typer.Option(None, "--adv-weight", help="Weight of the adversarial loss [1]."),
+    label_noise: float | None = typer.Option(None, "--label-noise", help="Flipped critic labels [0.1]."),
     amp: str | None = typer.Option(None, "--amp", help="Mixed precision on GPU: none | bf16 | fp16."),
     device: str | None = typer.Option(None, "--device", help="auto | cpu | cuda [auto]."),
     config: Path | None = typer.Option(

@@ -134,6 +134,8 @@ class ColorizeTrainer(DeblurTrainer):
         from restore_cli.color import ab_bins
 
         self.head = getattr(self.model, "head", "ab")
+        if self.cfg.gan != "none" and self.head == "bins":
+            raise UsageError("--gan trains regression colorizers (head ab); 313-bin heads use the class loss")
         self.bins = ab_bins().to(self.device)
         self.class_weights: torch.Tensor | None = None
         self.prior: np.ndarray | None = None
@@ -174,7 +176,22 @@ class ColorizeTrainer(DeblurTrainer):
         if pred.shape[-2:] != targets.shape[-2:]:
             targets = F.interpolate(targets, size=pred.shape[-2:], mode="area")
         l1 = (pred - targets).abs().mean() / AB_SCALE
-        return self.cfg.lambda_l1 * l1, {"l1": float(l1.detach())}
+        total, parts = self.cfg.lambda_l1 * l1, {"l1": float(l1.detach())}
+        if self.critic is not None:  # pix2pix: the critic judges (L, ab) pairs
+            l_small = (
+                F.interpolate(inputs, size=pred.shape[-2:], mode="area")
+                if pred.shape[-2:] != inputs.shape[-2:]
+                else inputs
+            )
+            real = torch.cat([l_small, targets / AB_SCALE], 1)
+            fake = torch.cat([l_small, pred / AB_SCALE], 1)
+            adv, adv_parts = self.adversarial_step(real, fake)
+            total = total + self.cfg.adv_weight * adv
+            parts.update(adv_parts)
+        return total, parts
+
+    def _critic_channels(self) -> int:
+        return 3
 
     def _evaluate(self) -> dict[str, float]:
         return evaluate_colorizer(self.eval_module(), self.valset, self.device, self.multiple)
