@@ -80,17 +80,23 @@ def camera_shake_trajectory(
     return positions
 
 
-def rasterize_trajectory(positions: np.ndarray, size: int, oversample: int = 8) -> np.ndarray:
+def rasterize_trajectory(
+    positions: np.ndarray, size: int, oversample: int = 8, dwell: np.ndarray | None = None
+) -> np.ndarray:
     """Draw a trajectory into a ``size`` x ``size`` kernel with bilinear splatting (sub-pixel accurate).
 
-    The path is linearly interpolated ``oversample`` times per step (constant exposure along the path),
-    centred on its centroid, shrunk if it would leave the kernel, and normalised to sum 1.
+    The path is linearly interpolated ``oversample`` times per step, centred on its (exposure-weighted)
+    centroid, shrunk if it would leave the kernel, and normalised to sum 1. ``dwell`` (one positive weight per
+    step) is the exposure the camera spends at each step: a hand slowing down leaves a brighter spot, as in
+    recorded kernels; None is constant exposure.
     """
     n = len(positions)
-    fine = np.interp(np.linspace(0, n - 1, (n - 1) * oversample + 1), np.arange(n), positions.real)
-    fine_y = np.interp(np.linspace(0, n - 1, (n - 1) * oversample + 1), np.arange(n), positions.imag)
-    x = fine - fine.mean()
-    y = fine_y - fine_y.mean()
+    t = np.linspace(0, n - 1, (n - 1) * oversample + 1)
+    fine = np.interp(t, np.arange(n), positions.real)
+    fine_y = np.interp(t, np.arange(n), positions.imag)
+    exposure = np.ones_like(t) if dwell is None else np.interp(t, np.arange(n), dwell)
+    x = fine - np.average(fine, weights=exposure)
+    y = fine_y - np.average(fine_y, weights=exposure)
     half = (size - 1) / 2.0
     extent = max(np.abs(x).max(), np.abs(y).max(), 1e-9)
     limit = half - 1.0
@@ -106,7 +112,7 @@ def rasterize_trajectory(positions: np.ndarray, size: int, oversample: int = 8) 
         (0, 1, (1 - fx) * fy),
         (1, 1, fx * fy),
     ):
-        np.add.at(kernel, (np.clip(y0 + dy, 0, size - 1), np.clip(x0 + dx, 0, size - 1)), w)
+        np.add.at(kernel, (np.clip(y0 + dy, 0, size - 1), np.clip(x0 + dx, 0, size - 1)), w * exposure)
     kernel /= kernel.sum()
     return kernel.astype(np.float32)
 
@@ -115,7 +121,11 @@ def motion_kernel(rng: np.random.Generator, size: int = 31, length: float | None
     """A random camera-shake kernel (non-negative, sums to 1); ``length`` in pixels (default random)."""
     if length is None:
         length = rng.uniform(0.15, 1.0) * (size - 3)
-    return rasterize_trajectory(camera_shake_trajectory(rng, length=length), size)
+    path = camera_shake_trajectory(rng, length=length)
+    # Smoothly varying exposure along the path (log-normal, random strength), like real shake.
+    strength = rng.uniform(0.0, 1.0)
+    noise = np.convolve(rng.standard_normal(len(path) + 8), np.ones(9) / 3.0, mode="valid")
+    return rasterize_trajectory(path, size, dwell=np.exp(strength * noise))
 
 
 def gaussian_kernel(sigma: float) -> np.ndarray:
