@@ -119,7 +119,9 @@ def deblur(
     ),
     log: str | None = typer.Option(None, "--log", help="JSONL log file [OUT with .log.jsonl]."),
     log_every: int | None = typer.Option(None, "--log-every", help="Log/display every N iterations [10]."),
-    threads: int | None = typer.Option(None, "--threads", help="torch.set_num_threads (0: torch's default)."),
+    threads: int | None = typer.Option(
+        None, "--threads", help="torch.set_num_threads [1]; 2 only on an idle machine (0: torch default)."
+    ),
     workers: int | None = typer.Option(None, "--workers", help="Data worker processes [1]."),
     seed: int | None = typer.Option(None, "--seed", help="Seed of data and initialisation [0]."),
     gray: bool | None = typer.Option(None, "--gray/--rgb", help="Train a gray (1-channel) model."),
@@ -325,7 +327,9 @@ def colorize(
     init: str | None = typer.Option(None, "--init", help="Start from exported weights, fresh optimiser."),
     log: str | None = typer.Option(None, "--log", help="JSONL log file [OUT .log.jsonl]."),
     log_every: int | None = typer.Option(None, "--log-every", help="Log every N iterations [10]."),
-    threads: int | None = typer.Option(None, "--threads", help="torch.set_num_threads (0: default)."),
+    threads: int | None = typer.Option(
+        None, "--threads", help="torch.set_num_threads [1] (0: torch default)."
+    ),
     workers: int | None = typer.Option(None, "--workers", help="Data worker processes [1]."),
     seed: int | None = typer.Option(None, "--seed", help="Seed [0]."),
     gan: str | None = typer.Option(
