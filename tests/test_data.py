@@ -240,3 +240,30 @@ def test_data_cli_synth_and_from_video(tmp_path: Path) -> None:
         app, ["from-video", str(tmp_path / "v.avi"), "--out", str(tmp_path / "x"), "--frames", "1"]
     )
     assert result.exit_code == 2
+
+
+def test_kernel_pairs_use_the_recorded_kernels_on_whole_photos(tmp_path):
+    """`restore data synth --kernels` blurs whole photos by one recorded kernel each, deterministically."""
+    import cv2
+
+    from restore_cli.data.synth import blur_linear
+    from restore_cli.data.tools import write_kernel_pairs
+
+    sharp_dir, kdir = tmp_path / "sharp", tmp_path / "kernels"
+    sharp_dir.mkdir()
+    kdir.mkdir()
+    rng = np.random.default_rng(1)
+    photo = rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    cv2.imwrite(str(sharp_dir / "a.png"), photo[..., ::-1])
+    kernel = np.zeros((5, 5), np.float32)
+    kernel[2, :] = 1.0  # horizontal line: symmetric under the random transpose only if we test both
+    np.save(kdir / "k.npy", kernel)
+    assert write_kernel_pairs(sharp_dir, tmp_path / "out", kdir, seed=0) == 1
+    blur = cv2.imread(str(tmp_path / "out/synth/blur/00000_00.png"))[..., ::-1]
+    sharp = cv2.imread(str(tmp_path / "out/synth/sharp/00000_00.png"))[..., ::-1]
+    assert np.array_equal(sharp, photo) and blur.shape == photo.shape
+    candidates = [kernel / kernel.sum(), np.ascontiguousarray(kernel.T) / kernel.sum()]
+    expected = [
+        np.clip(blur_linear(photo.astype(np.float32) / 255.0, k) * 255 + 0.5, 0, 255) for k in candidates
+    ]
+    assert min(np.abs(blur.astype(np.float32) - e.astype(np.uint8)).max() for e in expected) <= 1

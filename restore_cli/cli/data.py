@@ -30,15 +30,26 @@ def synth(
     seed: int = typer.Option(0, "--seed", help="Seed (pair j of photo i depends only on seed, i, j)."),
     kernel_size: int = typer.Option(31, "--kernel-size", min=3, help="Size of motion kernels."),
     noise: bool = typer.Option(True, "--noise/--no-noise", help="Add noise and JPEG re-compression."),
+    kernels: Path | None = typer.Option(
+        None,
+        "--kernels",
+        exists=True,
+        file_okay=False,
+        help="Blur each whole photo by one of these recorded kernels (*.npy) instead, chosen by --seed as "
+        "training validation chooses them; no noise. E.g. ../shared/data/kernels.",
+    ),
 ) -> None:
     """Blur sharp photos (in linear light) and write aligned pairs in the GoPro layout."""
-    from restore_cli.data.tools import write_synth_pairs
+    from restore_cli.data.tools import write_kernel_pairs, write_synth_pairs
     from restore_cli.errors import RestoreError
 
     if kind not in ("motion", "gaussian", "defocus", "mixed"):
         raise typer.BadParameter(f"unknown --kind {kind!r}; choose motion, gaussian, defocus or mixed")
     try:
-        n = write_synth_pairs(sharp, out, kind, per_image, seed, kernel_size, noise)
+        if kernels is not None:
+            n = write_kernel_pairs(sharp, out, kernels, seed)
+        else:
+            n = write_synth_pairs(sharp, out, kind, per_image, seed, kernel_size, noise)
     except RestoreError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(exc.exit_code) from None

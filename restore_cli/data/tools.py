@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from restore_cli.data.datasets import find_images, read_rgb_u8
-from restore_cli.data.synth import Degradation, to_linear, to_srgb
+from restore_cli.data.synth import Degradation, blur_linear, to_linear, to_srgb
 from restore_cli.errors import BadImageError, UsageError
 
 
@@ -69,6 +69,36 @@ def write_synth_pairs(
             write_png(out / "blur" / name, _to_u8(blurred))
             count += 1
     return count
+
+
+def write_kernel_pairs(
+    sharp_dir: str | Path, out_dir: str | Path, kernels_dir: str | Path, seed: int = 0
+) -> int:
+    """Blur every photo under ``sharp_dir``, whole, by one of the recorded kernels in ``kernels_dir``.
+
+    The kernel (and a random transpose) is chosen per photo exactly as training validation chooses it
+    (``kernel_val_set`` with the same seed), but the full-resolution photo is kept, so ``restore bench``
+    on the written GoPro-layout folder measures what training validation measures on centre crops.
+    Blur is in linear light (gamma 2.2), image borders reflected, rounded to 8 bits.
+    """
+    from restore_cli.data.validation import load_kernels
+
+    paths = find_images(sharp_dir)
+    if not paths:
+        raise UsageError("no images (jpg/png/tif) found; give --sharp a folder of sharp photos", sharp_dir)
+    kernels = load_kernels(kernels_dir)
+    rng = np.random.default_rng(seed)
+    out = Path(out_dir) / "synth"
+    for i, path in enumerate(paths):
+        sharp_u8 = read_rgb_u8(path)
+        k = kernels[int(rng.integers(len(kernels)))]
+        if rng.uniform() < 0.5:
+            k = np.ascontiguousarray(k.T)
+        blurred = blur_linear(sharp_u8.astype(np.float32) / 255.0, k)
+        name = f"{i:05d}_00.png"
+        write_png(out / "sharp" / name, sharp_u8)
+        write_png(out / "blur" / name, _to_u8(blurred))
+    return len(paths)
 
 
 @dataclass
