@@ -37,7 +37,6 @@ import io
 import os
 import stat
 import struct
-import tempfile
 import threading
 import warnings
 import zlib
@@ -51,6 +50,7 @@ from PIL import Image as PILImage
 from PIL import ImageCms
 
 from restore_cli.errors import BadImageError
+from restore_cli.fsutil import UMASK, atomic_write
 
 DEFAULT_MAX_PIXELS: int = int(PILImage.MAX_IMAGE_PIXELS or 89_478_485)
 """Largest pixel count decoded by default (Pillow's decompression-bomb limit, treated as an error)."""
@@ -757,66 +757,27 @@ def _png_with_exif(png: bytes, exif: bytes) -> bytes:
 
 
 def _atomic_write(payload: bytes, destination: Path, overwrite: bool) -> None:
-    """Write ``payload`` to a temp file beside ``destination``, fsync, then move it into place."""
-    folder = destination.parent
+    """Write ``payload`` atomically through :func:`restore_cli.fsutil.atomic_write`; errors name the file."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        destination.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BadImageError(
-            f"cannot create the output folder ({exc.strerror or exc}); choose another", folder
+            f"cannot create the output folder ({exc.strerror or exc}); choose another", destination.parent
         ) from exc
     try:
-        descriptor, temp_name = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
+        atomic_write(destination, payload, overwrite=overwrite)
+    except FileExistsError as exc:
         raise BadImageError(
-            f"cannot write to this folder ({exc.strerror or exc}); choose another output folder", folder
+            "already exists; pass --overwrite to replace it (or --skip-existing)", destination
         ) from exc
-    temp_path = Path(temp_name)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp_path, 0o666 & ~_UMASK)
-        _move_into_place(temp_path, destination, overwrite)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            temp_path.unlink()
-        if isinstance(exc, BadImageError) or not isinstance(exc, Exception):
-            raise
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else _reason(exc)
+    except OSError as exc:
+        reason = exc.strerror or _reason(exc)
         raise BadImageError(
             f"cannot write the file ({reason}); check free space and permissions", destination
         ) from exc
 
 
-def _move_into_place(temp_path: Path, destination: Path, overwrite: bool) -> None:
-    if overwrite:
-        os.replace(temp_path, destination)
-        return
-    try:
-        os.link(temp_path, destination)  # fails if the destination appeared meanwhile: never clobber
-    except FileExistsError as exc:
-        raise BadImageError(
-            "already exists; pass --overwrite to replace it (or --skip-existing)", destination
-        ) from exc
-    except OSError:
-        if destination.exists():
-            raise BadImageError(
-                "already exists; pass --overwrite to replace it (or --skip-existing)", destination
-            ) from None
-        os.replace(temp_path, destination)  # file systems without hard links
-        return
-    temp_path.unlink()
-
-
-def _current_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
+_UMASK = UMASK
 
 
 # --------------------------------------------------------------------------------- helpers for other modules

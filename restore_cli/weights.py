@@ -16,12 +16,12 @@ import math
 import os
 import re
 import struct
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from restore_cli.errors import BadWeightsError, NoDefaultWeightsError, UnknownModelError, UsageError
+from restore_cli.fsutil import atomic_write
 
 FORMAT = "restore-weights/1"
 TASKS = ("deblur", "deblur-gray", "colorize")
@@ -58,22 +58,6 @@ def sha256_file(path: str | Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temp file beside ``path`` and move it into place, so no half file is ever seen."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 @dataclass(frozen=True)
@@ -255,7 +239,7 @@ def save_weights(
             tensor = tensor.to(torch.float16)
         tensors[key] = tensor.contiguous().clone()
     data = save(tensors, metadata=metadata)
-    _atomic_write_bytes(Path(path), data)
+    atomic_write(Path(path), data)
     return hashlib.sha256(data).hexdigest()
 
 
@@ -376,7 +360,7 @@ def _entries(folder: Path, origin: str) -> list[WeightsEntry]:
 
 def _write_user_manifest(data: dict[str, Any]) -> None:
     text = json.dumps(data, indent=2, sort_keys=False) + "\n"
-    _atomic_write_bytes(user_weights_dir() / "manifest.json", text.encode("utf-8"))
+    atomic_write(user_weights_dir() / "manifest.json", text.encode("utf-8"))
 
 
 def list_weights() -> list[WeightsEntry]:
@@ -527,7 +511,7 @@ def add_user_weights(
             f"user weights named {name!r} already exist; remove them first or choose another --name"
         )
     target = folder / f"{name}.safetensors"
-    _atomic_write_bytes(target, data)
+    atomic_write(target, data)
     entry = WeightsEntry(
         name=name,
         file=target.name,

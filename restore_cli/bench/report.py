@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from restore_cli.bench.runner import RECORD_KEYS, BenchResult, slug
+from restore_cli.fsutil import atomic_write
 
 # (record key, column title, format) in table order; columns with no value in any row are left out.
 COLUMNS = (
@@ -98,13 +98,6 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text(text, encoding="utf-8")
-    os.replace(temp, path)
-
-
 def write_json(path: Path, records: Sequence[dict[str, Any]], warnings: Sequence[str] = ()) -> None:
     """``{"schema", "records": [...], "warnings": [...]}``; infinite PSNR is written as the string "inf"."""
     payload = {
@@ -112,7 +105,7 @@ def write_json(path: Path, records: Sequence[dict[str, Any]], warnings: Sequence
         "records": [{k: _json_value(r.get(k)) for k in RECORD_KEYS} for r in records],
         "warnings": list(warnings),
     }
-    _atomic_text(Path(path), json.dumps(payload, indent=2) + "\n")
+    atomic_write(Path(path), json.dumps(payload, indent=2) + "\n")
 
 
 def write_csv(path: Path, records: Sequence[dict[str, Any]]) -> None:
@@ -124,7 +117,7 @@ def write_csv(path: Path, records: Sequence[dict[str, Any]]) -> None:
     writer.writeheader()
     for record in records:
         writer.writerow({k: "" if record.get(k) is None else record.get(k) for k in RECORD_KEYS})
-    _atomic_text(Path(path), buffer.getvalue())
+    atomic_write(Path(path), buffer.getvalue())
 
 
 # ------------------------------------------------------------------------------------------- images
@@ -195,9 +188,7 @@ def bar_chart(records: Sequence[dict[str, Any]]):
 
 
 def _save_png(image: Any, path: Path) -> None:
-    temp = path.with_name(f".{path.name}.tmp")
-    image.save(temp, format="PNG")
-    os.replace(temp, path)
+    atomic_write(path, lambda handle: image.save(handle, format="PNG"))
 
 
 def write_report(folder: Path, result: BenchResult) -> Path:
@@ -231,7 +222,7 @@ def write_report(folder: Path, result: BenchResult) -> Path:
         _save_png(contact_sheet(entries, record["row"]), folder / name)
         lines += [f"## {record['row']}", "", f"![{record['row']}]({name})", ""]
     report = folder / "report.md"
-    _atomic_text(report, "\n".join(lines))
+    atomic_write(report, "\n".join(lines))
     return report
 
 

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from restore_cli.errors import UsageError
+from restore_cli.fsutil import atomic_write
 from restore_cli.train.config import TrainConfig
 from restore_cli.train.metrics import psnr_u8
 from restore_cli.train.trainer import DeblurTrainer, Reporter, TrainResult
@@ -32,10 +33,6 @@ def bins_loss(
     """
     from restore_cli.color import soft_encode
 
-    # Colour is low-frequency: like Zhang et al., score the classification at a quarter of the resolution.
-    # Full-resolution 313-bin targets cost ~16x more time and memory for no gain in the decoded colours.
-    if min(logits.shape[-2:]) >= 16:
-        logits = F.avg_pool2d(logits, 4)
     if ab.shape[-2:] != logits.shape[-2:]:
         ab = F.interpolate(ab, size=logits.shape[-2:], mode="area")
     target = soft_encode(ab, bins, k=5, sigma=5.0)
@@ -60,10 +57,8 @@ def compute_prior(dataset, cache: Path | None = None) -> np.ndarray:
         counts += empirical_prior(chunk).double() * chunk.shape[0]
     prior = (counts / counts.sum()).numpy().astype(np.float32)
     if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(cache.name + ".tmp.npy")
-        np.save(tmp, np.concatenate([key, prior.astype(np.float64)]))
-        tmp.replace(cache)
+        stored = np.concatenate([key, prior.astype(np.float64)])
+        atomic_write(cache, lambda handle: np.save(handle, stored))
     return prior
 
 

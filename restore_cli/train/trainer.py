@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from restore_cli.errors import UsageError
+from restore_cli.fsutil import atomic_write
 from restore_cli.train.config import TrainConfig
 from restore_cli.train.losses import ContentLoss
 from restore_cli.train.metrics import psnr_u8, ssim_u8, to_u8
@@ -198,18 +199,6 @@ class EMA:
         torch._foreach_lerp_(ema_params, params, 1.0 - self.decay_at(step))
         for b_ema, b in zip(self.module.buffers(), model.buffers()):
             b_ema.copy_(b)
-
-
-def atomic_torch_save(obj: Any, path: Path) -> None:
-    """torch.save to a temporary file beside ``path``, then os.replace: never a half-written checkpoint."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -505,7 +494,8 @@ class DeblurTrainer:
         path = self.cfg.checkpoint_path()
         if path is None or not self.is_main:
             return None
-        atomic_torch_save(self.state_dict(), path)
+        state = self.state_dict()
+        atomic_write(path, lambda handle: torch.save(state, handle))
         return path
 
     def eval_module(self) -> torch.nn.Module:
