@@ -83,8 +83,11 @@ def test_unet_bins_head_and_size():
     model = create_model("unet", base=4, depth=3, head="bins").eval()
     l_norm = torch.zeros(1, 1, 16, 16)
     with torch.inference_mode():
-        assert model.logits(l_norm).shape == (1, 313, 16, 16)
-        assert model(l_norm).shape == (1, 2, 16, 16)
+        # the 313-bin head predicts at a quarter of the resolution, like ECCV16
+        assert model.logits(l_norm).shape == (1, 313, 4, 4)
+        assert model(l_norm).shape == (1, 2, 4, 4)
+    with pytest.raises(ValueError):
+        create_model("unet", base=4, depth=2, head="bins")
     default = create_model("unet")
     assert default.size_multiple == 64
     megabytes = sum(p.numel() for p in default.parameters()) * 4 / 1e6

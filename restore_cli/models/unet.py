@@ -44,8 +44,8 @@ class UNetColorizer(nn.Module):
             raise ValueError(f"head must be one of {HEADS}, got {head!r}")
         if norm not in NORMS:
             raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
-        if depth < 2:
-            raise ValueError("depth must be at least 2")
+        if depth < 2 or (head == "bins" and depth < 3):
+            raise ValueError("depth must be at least 2 (3 with the 313-bin head)")
         self.head = head
         self.size_multiple = 2**depth
         widths = [base * min(2**i, max_mult) for i in range(depth)]
@@ -73,8 +73,14 @@ class UNetColorizer(nn.Module):
             if dropout > 0 and i < 3:
                 layers.append(nn.Dropout(dropout))
             self.ups.append(nn.Sequential(*layers))
-        out_ch = 2 if head == "ab" else NUM_BINS
-        self.out = nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(2 * widths[0], out_ch, 4, stride=2, padding=1))
+        if head == "ab":
+            self.out = nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(2 * widths[0], 2, 4, stride=2, padding=1))
+        else:
+            # Like ECCV16, the 313-bin head predicts at a quarter of the resolution (colour is low-frequency):
+            # a 1x1 conv on the 1/4-resolution decoder features, so the last decoder level is not built.
+            # A full-resolution 313-channel transposed conv would cost ~40k MACs per pixel for nothing.
+            self.ups = self.ups[: depth - 2]
+            self.out = nn.Sequential(nn.ReLU(), nn.Conv2d(2 * widths[1], NUM_BINS, 1))
         self.register_buffer("bins", ab_bins(), persistent=False)
 
     def _features(self, l_norm: torch.Tensor) -> torch.Tensor:
@@ -86,10 +92,10 @@ class UNetColorizer(nn.Module):
         skips.pop()  # the innermost level has no partner
         for up in self.ups:
             x = torch.cat([up(x), skips.pop()], 1)
-        return self.out(x)
+        return self.out(x)  # "ab": full resolution; "bins": 1/4 resolution (the ups stop at level 1)
 
     def logits(self, l_norm: torch.Tensor) -> torch.Tensor:
-        """313-class logits ``N x 313 x H x W`` (``head="bins"`` only)."""
+        """313-class logits ``N x 313 x H/4 x W/4`` (``head="bins"`` only)."""
         if self.head != "bins":
             raise RuntimeError("logits() needs a U-Net built with head='bins'")
         return self._features(l_norm)
