@@ -828,6 +828,25 @@ def from_array(array: np.ndarray) -> Image:
     return Image(pixels=pixels, alpha=alpha, bit_depth=bit_depth, mode=mode)
 
 
+def read_rgb8(path: str | os.PathLike[str], **limits: Any) -> np.ndarray:
+    """Decode ``path`` with :func:`read_image` to uint8 ``H x W x 3`` RGB (gray repeated, alpha dropped).
+
+    For training data and benchmarks, which work on 8-bit RGB arrays; ``limits`` go to :func:`read_image`.
+    """
+    pixels = read_image(path, **limits).pixels
+    if pixels.shape[2] == 1:
+        pixels = np.repeat(pixels, 3, axis=2)
+    return np.ascontiguousarray(_quantise(pixels[:, :, :3], sixteen=False))
+
+
+def write_rgb8(array: np.ndarray, path: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
+    """Write a uint8 ``H x W [x 1|3]`` array with :func:`write_image` (for data sets, bench outputs, reports).
+
+    Unlike :func:`write_image` it overwrites by default: these files are regenerated, not user photos.
+    """
+    return write_image(from_array(np.asarray(array, dtype=np.uint8)), path, overwrite=overwrite)
+
+
 def to_array(image: Image, like: np.ndarray | None = None) -> np.ndarray:
     """Pixels (alpha appended as the last channel) as an array in the dtype and layout of ``like``.
 

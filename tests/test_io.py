@@ -601,3 +601,24 @@ def test_a_broken_exif_block_is_dropped_not_fatal(tmp_path: Path) -> None:
     path.write_bytes(data[:2] + app1 + data[2:])  # an IFD offset far past the end of the block
     image = rio.read_image(path)
     assert image.pixels.shape == (24, 32, 3)
+
+
+def test_rgb8_helpers_round_trip_gray_alpha_and_refuse_garbage(tmp_path: Path) -> None:
+    """read_rgb8/write_rgb8 (training data, bench): exact uint8 round trip, gray repeated, alpha dropped."""
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 256, (9, 13, 3), dtype=np.uint8)
+    out = rio.write_rgb8(rgb, tmp_path / "a.png")
+    assert np.array_equal(rio.read_rgb8(out), rgb)
+    rio.write_rgb8(rgb[::-1].copy(), out)  # overwrites by default: regenerated files
+    assert np.array_equal(rio.read_rgb8(out), rgb[::-1])
+    gray = rgb[..., 0]
+    rio.write_rgb8(gray, tmp_path / "g.png")
+    back = rio.read_rgb8(tmp_path / "g.png")
+    assert back.shape == (9, 13, 3) and back.dtype == np.uint8
+    assert all(np.array_equal(back[..., c], gray) for c in range(3))
+    rgba = np.concatenate([rgb, np.full((9, 13, 1), 7, np.uint8)], axis=2)
+    PILImage.fromarray(rgba, "RGBA").save(tmp_path / "t.png")
+    assert np.array_equal(rio.read_rgb8(tmp_path / "t.png"), rgb)
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    with pytest.raises(BadImageError):
+        rio.read_rgb8(tmp_path / "bad.png")

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from restore_cli.errors import UsageError
+from restore_cli.io import read_rgb8
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 NAMED = ("synthetic", "gopro", "hide", "realblur-j", "realblur-r", "reds", "kaggle-blur")
@@ -40,8 +41,8 @@ class Sample:
         if self.make is not None:
             return self.make()
         assert self.input_path is not None
-        source = load_rgb8(self.input_path)
-        truth = load_rgb8(self.truth_path) if self.truth_path is not None else None
+        source = read_rgb8(self.input_path)
+        truth = read_rgb8(self.truth_path) if self.truth_path is not None else None
         return source, truth
 
 
@@ -69,26 +70,6 @@ class Dataset:
             self.align,
             self.warnings,
         )
-
-
-def load_rgb8(path: Path) -> np.ndarray:
-    """Decode an image file to uint8 ``H x W x 3`` sRGB, through restore_cli.io when it exists."""
-    try:
-        from restore_cli.io import read_image
-    except ImportError:
-        read_image = None
-    if read_image is not None:
-        image = read_image(path)
-        pixels = np.asarray(image.pixels, dtype=np.float32)
-        if pixels.ndim == 2:
-            pixels = pixels[:, :, None]
-        if pixels.shape[2] == 1:
-            pixels = np.repeat(pixels, 3, axis=2)
-        return np.clip(np.rint(pixels[:, :, :3] * 255.0), 0, 255).astype(np.uint8)
-    from PIL import Image, ImageOps
-
-    with Image.open(path) as handle:
-        return np.asarray(ImageOps.exif_transpose(handle).convert("RGB"), dtype=np.uint8).copy()
 
 
 def _images(folder: Path) -> dict[str, Path]:
@@ -296,7 +277,7 @@ def photos_folder(folder: Path) -> Dataset:
 
     def maker(path: Path) -> Callable[[], tuple[np.ndarray, np.ndarray | None]]:
         def make() -> tuple[np.ndarray, np.ndarray | None]:
-            truth = load_rgb8(path)
+            truth = read_rgb8(path)
             return gray_like(truth), truth
 
         return make
@@ -460,7 +441,7 @@ def open_dataset(
 def _as_colorize(dataset: Dataset) -> Dataset:
     def maker(sample: Sample) -> Callable[[], tuple[np.ndarray, np.ndarray | None]]:
         def make() -> tuple[np.ndarray, np.ndarray | None]:
-            truth = load_rgb8(sample.truth_path or sample.input_path)  # type: ignore[arg-type]
+            truth = read_rgb8(sample.truth_path or sample.input_path)  # type: ignore[arg-type]
             return gray_like(truth), truth
 
         return make

@@ -188,7 +188,10 @@ def bar_chart(records: Sequence[dict[str, Any]]):
 
 
 def _save_png(image: Any, path: Path) -> None:
-    atomic_write(path, lambda handle: image.save(handle, format="PNG"))
+    """Write a drawn Pillow image through restore_cli.io (atomic, like every file the tool writes)."""
+    from restore_cli.io import write_rgb8
+
+    write_rgb8(np.asarray(image.convert("RGB")), path)
 
 
 def write_report(folder: Path, result: BenchResult) -> Path:

@@ -13,7 +13,6 @@ process's peak RSS (VmHWM, reset before each call where Linux allows) on CPU.
 from __future__ import annotations
 
 import math
-import os
 import resource
 import time
 from collections.abc import Callable, Sequence
@@ -373,14 +372,10 @@ def _apply(row: Row, pixels: np.ndarray) -> np.ndarray:
 
 
 def _save(folder: Path, row: Row, name: str, image: np.ndarray) -> None:
-    """Write one output as PNG, atomically (temp file + os.replace)."""
-    from PIL import Image
+    """Write one output as PNG through restore_cli.io (atomic)."""
+    from restore_cli.io import write_rgb8
 
-    target = folder / slug(row.label) / f"{name}.png"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f".{target.name}.tmp")
-    Image.fromarray(image).save(temp, format="PNG")
-    os.replace(temp, target)
+    write_rgb8(image, folder / slug(row.label) / f"{name}.png")
 
 
 def slug(text: str) -> str:

@@ -33,12 +33,13 @@ def find_images(root: str | Path) -> list[Path]:
 
 
 def read_rgb_u8(path: str | Path) -> np.ndarray:
-    """Decode a training image as H x W x 3 uint8 RGB (products decode through restore_cli.io)."""
-    data = np.fromfile(str(path), dtype=np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if img is None:
-        raise BadImageError("cannot decode this image; remove it from the training folder", path)
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    """Decode a training image as H x W x 3 uint8 RGB through restore_cli.io (upright, sRGB)."""
+    from restore_cli.io import read_rgb8
+
+    try:
+        return read_rgb8(path)
+    except BadImageError as exc:
+        raise BadImageError(f"{exc.message}; remove it from the training folder", path) from exc
 
 
 def to_gray_u8(rgb: np.ndarray) -> np.ndarray:

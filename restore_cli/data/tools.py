@@ -1,13 +1,12 @@
 """Writers of training pairs on disk: synthetic blur from sharp photos, and frame averaging of videos.
 
 Both write the GoPro layout (``OUT/<name>/blur/*.png`` and ``OUT/<name>/sharp/*.png``) that
-``restore train deblur --data OUT`` reads as pairs. Files are written atomically (temporary name, then
-``os.replace``) so an interrupted run leaves no half-written image.
+``restore train deblur --data OUT`` reads as pairs. Files are written atomically (through
+``restore_cli.io``) so an interrupted run leaves no half-written image.
 """
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,15 +21,10 @@ from restore_cli.errors import BadImageError, UsageError
 
 
 def write_png(path: Path, rgb: np.ndarray) -> None:
-    """Write an RGB (or gray) uint8 image as PNG atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) if rgb.ndim == 3 and rgb.shape[2] == 3 else rgb
-    ok, buf = cv2.imencode(".png", bgr)
-    if not ok:
-        raise BadImageError("cannot encode PNG", path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(buf.tobytes())
-    os.replace(tmp, path)
+    """Write an RGB (or gray) uint8 image as PNG atomically, through restore_cli.io."""
+    from restore_cli.io import write_rgb8
+
+    write_rgb8(rgb, path)
 
 
 def _to_u8(img: np.ndarray) -> np.ndarray:
