@@ -114,6 +114,37 @@ def test_metrics_on_known_images() -> None:
     assert ssim_u8(a, noisy) < 0.9
 
 
+def _reference_ssim_u8(a: np.ndarray, b: np.ndarray) -> float:
+    """The formula training validation used before it moved to bench.metrics (cv2.GaussianBlur, crop 5)."""
+    import cv2
+
+    x, y = a.astype(np.float64), b.astype(np.float64)
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    scores = []
+    for ch in range(x.shape[2]):
+        xc, yc = x[..., ch], y[..., ch]
+
+        def blur(t: np.ndarray) -> np.ndarray:
+            return cv2.GaussianBlur(t, (11, 11), 1.5)[5:-5, 5:-5]
+
+        mx, my = blur(xc), blur(yc)
+        sxx, syy, sxy = blur(xc * xc) - mx * mx, blur(yc * yc) - my * my, blur(xc * yc) - mx * my
+        num = (2 * mx * my + c1) * (2 * sxy + c2)
+        scores.append(float(np.mean(num / ((mx**2 + my**2 + c1) * (sxx + syy + c2)))))
+    return float(np.mean(scores))
+
+
+def test_training_metrics_are_bench_metrics_with_unchanged_values() -> None:
+    """Training validation calls bench.metrics; the values equal the formulas it used before."""
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 256, (23, 31, 3), dtype=np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-30, 31, a.shape), 0, 255).astype(np.uint8)
+    mse = float(np.mean((a.astype(np.float64) - b) ** 2))
+    assert math.isclose(psnr_u8(a, b), 10 * math.log10(255**2 / mse), rel_tol=1e-12)
+    assert math.isclose(ssim_u8(a, b), _reference_ssim_u8(a, b), rel_tol=0, abs_tol=1e-9)
+    assert ssim_u8(a, b) < 0.99
+
+
 # -- config ---
 
 
