@@ -209,10 +209,11 @@ class ColorizeTrainer(DeblurTrainer):
         if self.head == "bins":
             return {
                 "head": "bins",
+                "loss": "313-bin cross-entropy (soft-encoded, class-rebalanced)",
                 "soft_encoding": "5 nearest, sigma 5",
                 "rebalance_lambda": self.cfg.rebalance,
             }
-        return {"head": "ab", "lambda_l1": self.cfg.lambda_l1}
+        return {"head": "ab", "loss": "l1 on ab / 110", "lambda_l1": self.cfg.lambda_l1}
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
