@@ -147,7 +147,7 @@ def test_synthetic_is_deterministic_and_blurred() -> None:
         assert np.array_equal(b1, b2) and np.array_equal(s1, s2)
         assert 12 < metrics.psnr(b1, s1) < 40  # blurred, but still the same scene
         assert metrics.laplacian_variance(b1) < metrics.laplacian_variance(s1)
-    kernel = datasets.trajectory_kernel(seed=3)
+    kernel = datasets.synthetic_kernel(3)
     assert kernel.sum() == pytest.approx(1.0) and (kernel >= 0).all()
     gray, colour = datasets.synthetic(count=1, task="pipeline").samples[0].load()
     assert (gray[:, :, 0] == gray[:, :, 2]).all() and metrics.colorfulness(colour) > 10

@@ -7,7 +7,6 @@ downloaded; a missing dataset raises :class:`DatasetError` with the expected lay
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from restore_cli.data.scenes import render_scene
+from restore_cli.data.synth import blur_linear, motion_kernel
 from restore_cli.errors import UsageError
 from restore_cli.io import read_rgb8
 
@@ -305,97 +306,28 @@ def gray_like(rgb: np.ndarray) -> np.ndarray:
 # ---- synthetic ------------------------------------------------------------------------------------------
 
 
-def _srgb_to_linear(x: np.ndarray) -> np.ndarray:
-    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+def synthetic_kernel(index: int) -> np.ndarray:
+    """The camera-shake kernel of synthetic sample ``index``: training's trajectory generator, fixed seed."""
+    size = 9 + 2 * (index % 4)
+    rng = np.random.default_rng(index)
+    return motion_kernel(rng, size, length=rng.uniform(0.5, 1.0) * (size - 3))
 
 
-def _linear_to_srgb(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
-    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055)
-
-
-def trajectory_kernel(seed: int, size: int = 15, steps: int = 64) -> np.ndarray:
-    """A camera-shake kernel: a smooth random-walk trajectory rasterised (bilinear) and normalised."""
-    rng = np.random.default_rng(seed)
-    angle = rng.uniform(0, 2 * math.pi)
-    velocity = np.array([math.cos(angle), math.sin(angle)]) * (size * 0.5 / steps)
-    position = np.zeros(2)
-    points = []
-    for _ in range(steps):
-        velocity = velocity + rng.normal(0, 0.02, 2) * size / steps
-        position = position + velocity
-        points.append(position.copy())
-    pts = np.array(points)
-    pts -= pts.mean(axis=0)
-    extent = np.abs(pts).max()
-    if extent > (size - 3) / 2:
-        pts *= (size - 3) / 2 / extent
-    pts += (size - 1) / 2
-    kernel = np.zeros((size, size))
-    for x, y in pts:
-        x0, y0 = int(math.floor(x)), int(math.floor(y))
-        fx, fy = x - x0, y - y0
-        kernel[y0, x0] += (1 - fx) * (1 - fy)
-        kernel[y0, x0 + 1] += fx * (1 - fy)
-        kernel[y0 + 1, x0] += (1 - fx) * fy
-        kernel[y0 + 1, x0 + 1] += fx * fy
-    return kernel / kernel.sum()
-
-
-def blur_linear(rgb8: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """Convolve an 8-bit sRGB image with a kernel in linear light and return 8-bit sRGB."""
-    linear = _srgb_to_linear(rgb8.astype(np.float64) / 255.0)
-    blurred = cv2.filter2D(linear, -1, kernel, borderType=cv2.BORDER_REFLECT)
-    return np.clip(np.rint(_linear_to_srgb(blurred) * 255.0), 0, 255).astype(np.uint8)
-
-
-def render_scene(index: int, height: int = 192, width: int = 256) -> np.ndarray:
-    """One of several project-made scenes (gradients, edges, text, texture), deterministic per index."""
-    rng = np.random.default_rng(1000 + index)
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
-    kind = index % 4
-    if kind == 0:  # colour gradients with a few hard-edged shapes
-        image = np.stack([xx / width, yy / height, 1 - (xx + yy) / (width + height)], axis=2)
-        for _ in range(4):
-            x0, y0 = rng.integers(0, width - 40), rng.integers(0, height - 40)
-            image[y0 : y0 + rng.integers(20, 60), x0 : x0 + rng.integers(20, 60)] = rng.uniform(0, 1, 3)
-    elif kind == 1:  # edges: checkerboard and stripes
-        checker = ((xx // 16 + yy // 16) % 2).astype(np.float64)
-        stripes = 0.5 + 0.5 * np.sin(xx * 0.35 + yy * 0.1)
-        image = np.stack([checker, 0.3 + 0.6 * stripes * checker, stripes], axis=2)
-    elif kind == 2:  # text on a pale background
-        image = np.ones((height, width, 3)) * np.array([0.95, 0.92, 0.85])
-        canvas = (image * 255).astype(np.uint8)
-        words = ["restore", "deblur", "PSNR 30.1", "SSIM", "bench 42"]
-        for row in range(5):
-            colour = tuple(int(c) for c in rng.integers(0, 160, 3))
-            cv2.putText(
-                canvas,
-                words[(row + index) % len(words)],
-                (8, 30 + row * 36),
-                cv2.FONT_HERSHEY_SIMPLEX,
-                0.9,
-                colour,
-                2,
-                cv2.LINE_AA,
-            )
-        return canvas
-    else:  # texture: band-limited noise in colour
-        noise = rng.normal(0, 1, (height // 4, width // 4, 3))
-        noise = cv2.resize(noise, (width, height), interpolation=cv2.INTER_CUBIC)
-        image = 0.5 + 0.18 * noise + 0.1 * rng.normal(0, 1, (height, width, 3))
-    return np.clip(np.rint(np.clip(image, 0, 1) * 255.0), 0, 255).astype(np.uint8)
+def blur_u8(rgb8: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Blur an 8-bit sRGB image in linear light with training's ``blur_linear``; returns rounded uint8."""
+    blurred = blur_linear(rgb8.astype(np.float32) / 255.0, kernel)
+    return np.clip(np.rint(blurred * 255.0), 0, 255).astype(np.uint8)
 
 
 def synthetic(count: int = 8, task: str = "deblur", height: int = 192, width: int = 256) -> Dataset:
-    """A deterministic set built in memory: rendered scenes blurred by fixed trajectories (seeded)."""
+    """A deterministic set built in memory: data.scenes renders, blurred by seeded camera-shake kernels."""
 
     def maker(index: int) -> Callable[[], tuple[np.ndarray, np.ndarray | None]]:
         def make() -> tuple[np.ndarray, np.ndarray | None]:
-            sharp = render_scene(index, height, width)
+            sharp = render_scene(height, width, seed=1000 + index)
             if task == "colorize":
                 return gray_like(sharp), sharp
-            blurred = blur_linear(sharp, trajectory_kernel(seed=index, size=9 + 2 * (index % 4)))
+            blurred = blur_u8(sharp, synthetic_kernel(index))
             return (gray_like(blurred) if task == "pipeline" else blurred), sharp
 
         return make
