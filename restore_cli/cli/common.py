@@ -358,30 +358,12 @@ def _print_record_traceback(console: Any, record: Any) -> None:
 
 
 def _progress(total: int, enabled: bool):
-    """A rich progress bar with ETA on stderr, or a no-op stand-in."""
+    """A rich progress bar with ETA on stderr, or None when disabled."""
     if not enabled:
         return None
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from restore_cli.progress import progress_bar
 
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
-        console=err_console(),
-        transient=False,
-        redirect_stdout=False,
-        redirect_stderr=False,
-    )
+    return progress_bar(err_console())
 
 
 def run_images(

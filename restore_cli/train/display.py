@@ -5,14 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+
+from restore_cli.progress import progress_bar
 
 
 class RichReporter:
@@ -20,7 +14,7 @@ class RichReporter:
 
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console(stderr=True)
-        self.progress: Progress | None = None
+        self.progress: Any = None
         self.task = None
         self.by_time = False
         self.time_limit_s = 0.0
@@ -30,17 +24,7 @@ class RichReporter:
         self.first_iter = first_iter
         self.time_limit_s = time_limit_s
         self.console.print(f"[bold]training[/bold] {info}")
-        self.progress = Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[info]}"),
-            console=self.console,
-            transient=False,
-        )
+        self.progress = progress_bar(self.console, info_field=True)
         self.by_time = total_iters <= 0
         total = total_iters if total_iters > 0 else None
         self.progress.start()
