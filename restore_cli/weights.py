@@ -83,6 +83,15 @@ def _bad(path: str | Path | None, message: str) -> BadWeightsError:
     return BadWeightsError(message, path)
 
 
+def _read_error(path: Path, exc: OSError) -> BadWeightsError:
+    """The one-line error for a weights file that cannot be read."""
+    if isinstance(exc, FileNotFoundError):
+        return _bad(path, "weights file not found; check the path or run `restore weights list`")
+    if isinstance(exc, IsADirectoryError):
+        return _bad(path, "is a folder, not a .safetensors weights file")
+    return _bad(path, f"cannot read weights file ({exc.strerror})")
+
+
 def parse_header(data: bytes, path: str | Path | None = None, *, file_size: int | None = None) -> Header:
     """Validate a safetensors file's header against the bytes it describes.
 
@@ -163,12 +172,8 @@ def _read_header_only(path: Path) -> Header:
                 (n,) = struct.unpack("<Q", head)
                 if 8 + n <= size and n <= _MAX_HEADER_BYTES:
                     head += f.read(n)
-    except FileNotFoundError:
-        raise _bad(path, "weights file not found; check the path or run `restore weights list`") from None
-    except IsADirectoryError:
-        raise _bad(path, "is a folder, not a .safetensors weights file") from None
     except OSError as exc:
-        raise _bad(path, f"cannot read weights file ({exc.strerror})") from None
+        raise _read_error(path, exc) from None
     return parse_header(head, path, file_size=size)
 
 
@@ -565,12 +570,8 @@ def _read_file_bytes(path: Path) -> bytes:
         )
     try:
         return path.read_bytes()
-    except FileNotFoundError:
-        raise _bad(path, "weights file not found; check the path or run `restore weights list`") from None
-    except IsADirectoryError:
-        raise _bad(path, "is a folder, not a .safetensors weights file") from None
     except OSError as exc:
-        raise _bad(path, f"cannot read weights file ({exc.strerror})") from None
+        raise _read_error(path, exc) from None
 
 
 def _require_arch(meta: dict[str, Any], path: Path) -> tuple[str, str]:
