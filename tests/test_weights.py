@@ -18,14 +18,9 @@ TINY = {"in_channels": 3, "width": 4, "enc_blocks": [1, 1], "middle_blocks": 1, 
 
 
 @pytest.fixture(autouse=True)
-def isolated_dirs(tmp_path, monkeypatch):
-    """Every test gets its own empty user dir and shipped dir."""
-    shipped = tmp_path / "shipped"
-    shipped.mkdir()
-    (shipped / "manifest.json").write_text('{"version": 1, "weights": []}')
-    monkeypatch.setenv("RESTORE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("RESTORE_WEIGHTS_DIR", str(shipped))
-    return shipped
+def isolated_dirs(no_shipped_weights):
+    """Every test gets its own empty user dir (conftest's autouse restore_home) and empty shipped dir."""
+    return no_shipped_weights
 
 
 def tiny_nafnet(seed: int = 0, **hyper):

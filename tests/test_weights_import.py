@@ -18,12 +18,9 @@ from restore_cli.weights_import import import_checkpoint, unwrap_state_dict
 
 
 @pytest.fixture(autouse=True)
-def isolated_dirs(tmp_path, monkeypatch):
-    shipped = tmp_path / "shipped"
-    shipped.mkdir()
-    (shipped / "manifest.json").write_text('{"version": 1, "weights": []}')
-    monkeypatch.setenv("RESTORE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("RESTORE_WEIGHTS_DIR", str(shipped))
+def isolated_dirs(no_shipped_weights):
+    """Every test gets its own empty user dir (conftest's autouse restore_home) and empty shipped dir."""
+    return no_shipped_weights
 
 
 def needs_arch(arch: str):
