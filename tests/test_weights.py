@@ -336,3 +336,13 @@ def test_cli_list_info_verify_set_default_remove(isolated_dirs, tmp_path):
 
     assert runner.invoke(app, ["remove", "tiny"]).exit_code == 0
     assert json.loads(runner.invoke(app, ["list", "--json"]).stdout) == []
+
+
+def test_saved_weights_are_readable_by_others(tmp_path):
+    """Exported .safetensors get normal permissions (0666 & ~umask), not mkstemp's 0600."""
+    from restore_cli.fsutil import UMASK
+
+    path = tmp_path / "shared.safetensors"
+    W.save_weights(path, tiny_nafnet(), "nafnet", TINY)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~UMASK
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
