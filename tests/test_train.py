@@ -258,6 +258,26 @@ def test_export_loads_back_with_metadata(tmp_path: Path) -> None:
     assert read_metadata(out2)["training"]["iterations"] == 6
 
 
+def test_export_best_records_the_metrics_of_the_exported_evaluation(tmp_path: Path) -> None:
+    """--export-best writes every metric of the best evaluation, never its PSNR beside another's numbers."""
+    cfg = _config(tmp_path, iters=4, out=str(tmp_path / "b.safetensors"), export_best=True)
+    trainer = DeblurTrainer(cfg, dataset=_dataset(), valset=_valset())
+    evaluations = iter(
+        [
+            {"psnr": 30.0, "ssim": 0.9, "input_psnr": 20.0},
+            {"psnr": 25.0, "ssim": 0.5, "input_psnr": 20.0},
+        ]
+    )
+    trainer._evaluate = lambda: dict(next(evaluations))
+    trainer.iteration = 2
+    trainer.validate()
+    trainer.iteration = 4
+    trainer.validate()
+    metrics = trainer.export_metadata()["metrics"]
+    assert metrics["val_psnr"] == 30.0 and metrics["val_ssim"] == 0.9 and metrics["val_iteration"] == 2
+    assert metrics["val_gain_db"] == 10.0
+
+
 def test_jsonl_log_records_training_and_validation(tmp_path: Path) -> None:
     cfg = _config(tmp_path, iters=4, log_every=2, val_every=2)
     DeblurTrainer(cfg, dataset=_dataset(), valset=_valset()).run()

@@ -203,7 +203,8 @@ class ColorizeTrainer(DeblurTrainer):
         )
 
     def _export_metrics(self, val: dict[str, float]) -> dict[str, Any]:
-        return {f"val_{k}": round(v, 3) for k, v in val.items() if k != "iteration"}
+        metrics = {f"val_{k}": round(v, 3) for k, v in val.items() if k != "iteration"}
+        return {**metrics, "val_iteration": int(val.get("iteration", self.iteration))}
 
     def _recipe_extra(self) -> dict[str, Any]:
         if self.head == "bins":

@@ -316,6 +316,7 @@ class DeblurTrainer:
         self.wall_s = 0.0
         self.best_psnr = -math.inf
         self.best_state: dict[str, torch.Tensor] | None = None
+        self.best_val: dict[str, float] = {}  # every metric of the evaluation that set best_psnr
         self.last_val: dict[str, float] = {}
         self.dataset = dataset if dataset is not None else self._build_dataset()
         if ckpt is not None:
@@ -436,6 +437,7 @@ class DeblurTrainer:
             "val_ssim": round(val["ssim"], 4),
             "val_input_psnr": round(val["input_psnr"], 3),
             "val_gain_db": round(val["psnr"] - val["input_psnr"], 3),
+            "val_iteration": int(val.get("iteration", self.iteration)),
         }
 
     # -- state ------
@@ -460,6 +462,7 @@ class DeblurTrainer:
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "best_psnr": self.best_psnr if math.isfinite(self.best_psnr) else None,
             "best_state": self.best_state,
+            "best_val": self.best_val,
             "critic": self.critic.state_dict() if self.critic is not None else None,
             "critic_opt": self.critic_opt.state_dict() if self.critic_opt is not None else None,
             "last_val": json.dumps(self.last_val),
@@ -485,6 +488,7 @@ class DeblurTrainer:
             torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
         self.best_psnr = ckpt["best_psnr"] if ckpt.get("best_psnr") is not None else -math.inf
         self.best_state = ckpt.get("best_state")
+        self.best_val = ckpt.get("best_val") or {}
         self.last_val = json.loads(ckpt.get("last_val") or "{}")
 
     def _restore_extra(self, ckpt: dict[str, Any]) -> None:
@@ -540,6 +544,7 @@ class DeblurTrainer:
         self.last_val = metrics
         if metrics["psnr"] > self.best_psnr:
             self.best_psnr = metrics["psnr"]
+            self.best_val = dict(metrics)
             if self.cfg.export_best:
                 self.best_state = {k: v.detach().clone() for k, v in self.eval_module().state_dict().items()}
         return metrics
@@ -680,9 +685,11 @@ class DeblurTrainer:
         }
         metrics: dict[str, Any] = {}
         if self.last_val:
+            # The metrics of the weights actually exported: with --export-best those of the best evaluation
+            # (all of them, not its PSNR beside another evaluation's other numbers).
             val = self.last_val
-            if cfg.export_best and self.best_state is not None:
-                val = {**val, "psnr": self.best_psnr}
+            if cfg.export_best and self.best_state is not None and self.best_val:
+                val = self.best_val
             metrics = {**self._export_metrics(val), "val_recipe": getattr(self.valset, "recipe", "")}
         return {"training": training, "metrics": metrics}
 
