@@ -75,7 +75,7 @@ def write_kernel_pairs(
     on the written GoPro-layout folder measures what training validation measures on centre crops.
     Blur is in linear light (gamma 2.2), image borders reflected, rounded to 8 bits.
     """
-    from restore_cli.data.validation import load_kernels
+    from restore_cli.data.validation import load_kernels, pick_kernel
 
     paths = find_images(sharp_dir)
     if not paths:
@@ -85,10 +85,7 @@ def write_kernel_pairs(
     out = Path(out_dir) / "synth"
     for i, path in enumerate(paths):
         sharp_u8 = read_rgb_u8(path)
-        k = kernels[int(rng.integers(len(kernels)))]
-        if rng.uniform() < 0.5:
-            k = np.ascontiguousarray(k.T)
-        blurred = blur_linear(sharp_u8.astype(np.float32) / 255.0, k)
+        blurred = blur_linear(sharp_u8.astype(np.float32) / 255.0, pick_kernel(kernels, rng))
         name = f"{i:05d}_00.png"
         write_png(out / "sharp" / name, sharp_u8)
         write_png(out / "blur" / name, _to_u8(blurred))

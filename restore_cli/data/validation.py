@@ -33,6 +33,16 @@ def load_kernels(folder: str | Path) -> list[np.ndarray]:
     return kernels
 
 
+def pick_kernel(kernels: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    """One recorded kernel for the next photo, transposed half the time (another real-looking shake).
+
+    Validation and `restore data synth --kernels` both call this with the same seeded generator, so they
+    blur photo i with the same kernel.
+    """
+    k = kernels[int(rng.integers(len(kernels)))]
+    return np.ascontiguousarray(k.T) if rng.uniform() < 0.5 else k
+
+
 def center_crop(img: np.ndarray, size: int, multiple: int = 16) -> np.ndarray:
     """Central ``size`` x ``size`` window (smaller images: the largest multiple-of-``multiple`` square)."""
     h, w = img.shape[:2]
@@ -80,9 +90,7 @@ def kernel_val_set(
         img = read_rgb_u8(path)
         if gray:
             img = to_gray_u8(img)
-        k = kernels[int(rng.integers(len(kernels)))]
-        if rng.uniform() < 0.5:  # vary the direction too: a transposed kernel is another real-looking shake
-            k = np.ascontiguousarray(k.T)
+        k = pick_kernel(kernels, rng)
         pad = max(k.shape) // 2 + 2
         window = center_crop(img, size + 2 * pad, multiple=1)
         blur = blur_linear(window.astype(np.float32) / 255.0, k)
