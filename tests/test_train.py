@@ -519,3 +519,29 @@ def test_msdeblur_trains_with_the_multiscale_loss(tmp_path: Path) -> None:
     loss, parts = trainer.train_step(blurred, sharp)
     assert set(parts) == {"l1_s0", "l1_s1"}
     assert math.isclose(loss, (parts["l1_s0"] + parts["l1_s1"]) / 2, rel_tol=1e-5)
+
+
+def test_rgb_weights_fold_into_a_gray_model_exactly(tmp_path: Path) -> None:
+    """--gray --init RGB.safetensors starts from the RGB model: on gray input, the mean of its RGB outputs."""
+    from restore_cli.models import create_model
+    from restore_cli.train.trainer import fold_rgb_to_gray
+    from restore_cli.weights import save_weights
+
+    torch.manual_seed(0)
+    rgb = create_model("nafnet", **TINY_HYPER).eval()
+    with torch.no_grad():  # larger weights, so the residual branch (not just the skip) decides the check
+        for p in rgb.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    gray = create_model("nafnet", in_channels=1, **TINY_HYPER).eval()
+    gray.load_state_dict(fold_rgb_to_gray(rgb.state_dict(), gray.state_dict()), strict=True)
+    x = torch.rand(2, 1, 16, 16)
+    with torch.no_grad():
+        expected = rgb(x.expand(-1, 3, -1, -1)).mean(1, keepdim=True)
+        assert torch.allclose(gray(x), expected, atol=1e-5)
+
+    rgb_file = tmp_path / "rgb.safetensors"
+    save_weights(rgb_file, rgb, "nafnet", dict(TINY_HYPER))
+    cfg = _config(tmp_path, iters=1, init=str(rgb_file), hyper={}, gray=True)
+    trainer = DeblurTrainer(cfg, dataset=_dataset())
+    assert trainer.hyper["in_channels"] == 1
+    assert torch.allclose(trainer.model.intro.weight, rgb.intro.weight.sum(1, keepdim=True))

@@ -279,6 +279,8 @@ class DeblurTrainer:
         self.model = create_model(cfg.arch, **self.hyper).to(self.device)
         self.multiple = int(getattr(self.model, "size_multiple", self.spec.size_multiple) or 1)
         if init_state is not None:
+            if cfg.gray and int((init_hyper or {}).get("in_channels", 1)) == 3:
+                init_state = fold_rgb_to_gray(init_state, self.model.state_dict())
             self.model.load_state_dict(init_state, strict=True)
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -792,6 +794,31 @@ def _read_init(cfg: TrainConfig):
         int(training.get("iterations", 0)),
         float(training.get("wall_time_s", 0.0)),
     )
+
+
+def fold_rgb_to_gray(
+    rgb_state: dict[str, torch.Tensor], gray_state: dict[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """An RGB model's state folded into a gray model's shapes, so gray training starts from the RGB model.
+
+    Where the gray model has 2 fewer input channels (3 -> 1, or 3 + Laplacian -> 1 + Laplacian) the RGB
+    input weights are summed, because a gray image fed as three equal channels hits all three; where it has
+    2 fewer output channels the RGB outputs are averaged. For an architecture whose only colour-aware layers
+    are its first and last convolutions (NAFNet), the folded model on a gray image equals the mean of the
+    RGB model's channels on that image replicated: fine-tuning then starts from exactly that baseline.
+    """
+    folded = {}
+    for key, target in gray_state.items():
+        value = rgb_state[key]
+        if value.shape == target.shape:
+            folded[key] = value
+        elif value.dim() >= 2 and value.shape[1] == target.shape[1] + 2 and value.shape[0] == target.shape[0]:
+            folded[key] = torch.cat([value[:, :3].sum(1, keepdim=True), value[:, 3:]], 1)
+        elif value.shape[0] == target.shape[0] + 2 and value.shape[1:] == target.shape[1:]:
+            folded[key] = torch.cat([value[:3].mean(0, keepdim=True), value[3:]], 0)
+        else:
+            raise UsageError(f"cannot fold {key} {tuple(value.shape)} into a gray model's {tuple(target.shape)}")
+    return folded
 
 
 def train_deblur(cfg: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
