@@ -817,7 +817,8 @@ def fold_rgb_to_gray(
         elif value.shape[0] == target.shape[0] + 2 and value.shape[1:] == target.shape[1:]:
             folded[key] = torch.cat([value[:3].mean(0, keepdim=True), value[3:]], 0)
         else:
-            raise UsageError(f"cannot fold {key} {tuple(value.shape)} into a gray model's {tuple(target.shape)}")
+            shapes = f"{tuple(value.shape)} into a gray model's {tuple(target.shape)}"
+            raise UsageError(f"cannot fold {key} {shapes}")
     return folded
 
 
