@@ -280,12 +280,20 @@ def plan_outputs(
     elif output_text is not None and Path(output_text).expanduser().is_file():
         raise UsageError(f"{output_text}: is a file, but several inputs need an output folder; give a folder")
 
-    inputs = {_key(item.path): item.path for item in items if item.error is None}
+    def earlier_output(item: InputItem) -> bool:
+        # A folder run beside its own earlier outputs must not restore them again (x_deblurred_deblurred).
+        return bool(suffix) and not item.explicit and item.path.stem.endswith(suffix)
+
+    inputs = {_key(item.path): item.path for item in items if item.error is None and not earlier_output(item)}
     claimed: dict[str, Path] = {}
     jobs: list[Job] = []
     for item in items:
         if item.error is not None:
             jobs.append(Job(item.path, None, FAILED, str(item.error), item.error))
+            continue
+        if earlier_output(item):
+            message = f"looks like an earlier output (name ends with {suffix!r}); name the file to process it"
+            jobs.append(Job(item.path, None, SKIPPED, message))
             continue
         try:
             ext = _extension(item, fmt)

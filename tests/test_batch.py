@@ -122,6 +122,21 @@ def test_existing_outputs_fail_skip_or_overwrite(tree):
         plan_outputs(items, fmt="gif")
 
 
+def test_folder_run_skips_its_own_earlier_outputs(tree):
+    """Re-running on a folder that holds x_deblurred.png must not make x_deblurred_deblurred.png."""
+    make_png(tree / "a_deblurred.png")
+    jobs = plan_outputs(expand_inputs([str(tree)]), suffix="_deblurred", skip_existing=True)
+    by_name = {job.input.name: job for job in jobs}
+    assert by_name["a_deblurred.png"].status == SKIPPED and by_name["a_deblurred.png"].output is None
+    assert "earlier output" in by_name["a_deblurred.png"].message
+    assert by_name["a.png"].status == SKIPPED and by_name["b.png"].status == PENDING  # a's output exists
+    # Another command's suffix, or the file named directly, is processed as usual.
+    other = plan_outputs(expand_inputs([str(tree)]), suffix="_colorized")
+    assert all(job.status == PENDING for job in other)
+    named = plan_outputs(expand_inputs([str(tree / "a_deblurred.png")]), suffix="_deblurred")
+    assert named[0].status == PENDING and named[0].output == tree / "a_deblurred_deblurred.png"
+
+
 def test_batch_continues_past_bad_file(tmp_path):
     good1, good2 = make_png(tmp_path / "1.png", 10), make_png(tmp_path / "3.png", 30)
     bad = tmp_path / "2.jpg"
