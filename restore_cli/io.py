@@ -50,7 +50,7 @@ from PIL import Image as PILImage
 from PIL import ImageCms
 
 from restore_cli.errors import BadImageError
-from restore_cli.fsutil import UMASK, atomic_write
+from restore_cli.fsutil import atomic_write
 
 DEFAULT_MAX_PIXELS: int = int(PILImage.MAX_IMAGE_PIXELS or 89_478_485)
 """Largest pixel count decoded by default (Pillow's decompression-bomb limit, treated as an error)."""
@@ -775,9 +775,6 @@ def _atomic_write(payload: bytes, destination: Path, overwrite: bool) -> None:
         raise BadImageError(
             f"cannot write the file ({reason}); check free space and permissions", destination
         ) from exc
-
-
-_UMASK = UMASK
 
 
 # --------------------------------------------------------------------------------- helpers for other modules

@@ -13,6 +13,7 @@ from PIL import ImageOps
 
 from restore_cli import io as rio
 from restore_cli.errors import BadImageError, RestoreError
+from restore_cli.fsutil import UMASK
 from tests import imagefactory as factory
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -424,7 +425,7 @@ def test_missing_output_folders_are_created(tmp_path: Path) -> None:
 
 def test_output_gets_normal_permissions(tmp_path: Path) -> None:
     out = rio.write_image(rio.from_array(factory.make_scene(4, 4)), tmp_path / "out.png")
-    assert out.stat().st_mode & 0o777 == 0o666 & ~rio._UMASK
+    assert out.stat().st_mode & 0o777 == 0o666 & ~UMASK
 
 
 def test_unwritable_destination_is_a_clear_error(tmp_path: Path) -> None:

@@ -164,14 +164,7 @@ def deblur(
     from restore_cli.errors import RestoreError
     from restore_cli.train.config import build_config
 
-    hyper_values: dict | None = None
-    if hyper is not None:
-        try:
-            hyper_values = json.loads(hyper)
-        except json.JSONDecodeError as exc:
-            raise typer.BadParameter(f"--hyper is not valid JSON ({exc})") from None
-        if not isinstance(hyper_values, dict):
-            raise typer.BadParameter('--hyper must be a JSON object, e.g. {"width": 16}')
+    hyper_values = _parse_hyper(hyper)
     shortcuts = {
         "width": width,
         "enc_blocks": _int_list(enc_blocks, "--enc-blocks"),
@@ -267,6 +260,7 @@ def _run(cfg, quiet: bool) -> None:
 
 
 def _parse_hyper(hyper: str | None) -> dict | None:
+    """The --hyper JSON object (None when not given); bad JSON is a usage error."""
     if hyper is None:
         return None
     try:
@@ -274,7 +268,7 @@ def _parse_hyper(hyper: str | None) -> dict | None:
     except json.JSONDecodeError as exc:
         raise typer.BadParameter(f"--hyper is not valid JSON ({exc})") from None
     if not isinstance(values, dict):
-        raise typer.BadParameter('--hyper must be a JSON object, e.g. {"base": 16}')
+        raise typer.BadParameter('--hyper must be a JSON object, e.g. {"width": 16}')
     return values
 
 

@@ -42,6 +42,14 @@ def read_rgb_u8(path: str | Path) -> np.ndarray:
         raise BadImageError(f"{exc.message}; remove it from the training folder", path) from exc
 
 
+def decode_photos(paths: list[Path], root: Path, what: str, threads: int = 2) -> list[np.ndarray]:
+    """Decode every training photo once (uint8 RGB, kept in RAM), ``threads`` at a time."""
+    if not paths:
+        raise UsageError(f"no images (jpg/png/tif) found; give a folder of {what}", root)
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        return list(pool.map(read_rgb_u8, paths))
+
+
 def to_gray_u8(rgb: np.ndarray) -> np.ndarray:
     """Rec. 601 luma of an RGB uint8 image, H x W x 1."""
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[..., None]
@@ -111,12 +119,8 @@ class SharpPhotoDataset:
         self.seed = seed
         self.gray = gray
         if images is None:
-            paths = find_images(self.root)
-            if not paths:
-                raise UsageError("no images (jpg/png/tif) found; give a folder of sharp photos", self.root)
-            with ThreadPoolExecutor(max(1, decode_threads)) as pool:
-                images = list(pool.map(read_rgb_u8, paths))
-            self.paths = paths
+            self.paths = find_images(self.root)
+            images = decode_photos(self.paths, self.root, "sharp photos", decode_threads)
         else:
             self.paths = []
         self.images = images
@@ -186,11 +190,7 @@ class ColorPhotoDataset:
         self.short_side = short_side
         self.seed = seed
         if images is None:
-            paths = find_images(self.root)
-            if not paths:
-                raise UsageError("no images (jpg/png/tif) found; give a folder of colour photos", self.root)
-            with ThreadPoolExecutor(max(1, decode_threads)) as pool:
-                images = list(pool.map(read_rgb_u8, paths))
+            images = decode_photos(find_images(self.root), self.root, "colour photos", decode_threads)
         small = [cv2.resize(a, (64, 64), interpolation=cv2.INTER_AREA) for a in images]
         keep = [i for i, a in enumerate(small) if colorfulness(a) >= min_colorfulness]
         self.skipped_gray = len(images) - len(keep)

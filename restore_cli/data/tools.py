@@ -18,13 +18,7 @@ import numpy as np
 from restore_cli.data.datasets import find_images, read_rgb_u8
 from restore_cli.data.synth import Degradation, blur_linear, to_linear, to_srgb
 from restore_cli.errors import BadImageError, UsageError
-
-
-def write_png(path: Path, rgb: np.ndarray) -> None:
-    """Write an RGB (or gray) uint8 image as PNG atomically, through restore_cli.io."""
-    from restore_cli.io import write_rgb8
-
-    write_rgb8(rgb, path)
+from restore_cli.io import write_rgb8
 
 
 def _to_u8(img: np.ndarray) -> np.ndarray:
@@ -59,8 +53,8 @@ def write_synth_pairs(
             rng = np.random.default_rng([seed, i, j])
             blurred = degradation.apply(sharp, rng)
             name = f"{i:05d}_{j:02d}.png"
-            write_png(out / "sharp" / name, sharp_u8)
-            write_png(out / "blur" / name, _to_u8(blurred))
+            write_rgb8(sharp_u8, out / "sharp" / name)
+            write_rgb8(_to_u8(blurred), out / "blur" / name)
             count += 1
     return count
 
@@ -87,8 +81,8 @@ def write_kernel_pairs(
         sharp_u8 = read_rgb_u8(path)
         blurred = blur_linear(sharp_u8.astype(np.float32) / 255.0, pick_kernel(kernels, rng))
         name = f"{i:05d}_00.png"
-        write_png(out / "sharp" / name, sharp_u8)
-        write_png(out / "blur" / name, _to_u8(blurred))
+        write_rgb8(sharp_u8, out / "sharp" / name)
+        write_rgb8(_to_u8(blurred), out / "blur" / name)
     return len(paths)
 
 
@@ -182,8 +176,8 @@ def video_to_pairs(
         if len(buffer) >= want and since_last >= every:
             window = list(buffer)[-want:]
             name = f"{stats.pairs:06d}.png"
-            write_png(out / "blur" / name, average_frames(window, gamma))
-            write_png(out / "sharp" / name, window[len(window) // 2])
+            write_rgb8(average_frames(window, gamma), out / "blur" / name)
+            write_rgb8(window[len(window) // 2], out / "sharp" / name)
             stats.pairs += 1
             since_last = 0
             want = int(rng.integers(lo, hi + 1))
