@@ -299,13 +299,19 @@ _ENTRY_FIELDS = (
 
 
 def shipped_weights_dir() -> Path:
-    """``$RESTORE_WEIGHTS_DIR`` if set, else the repository's ``weights/`` folder beside the package."""
+    """``$RESTORE_WEIGHTS_DIR`` if set; else the source tree's ``weights/`` beside the package (a checkout or
+    an editable install); else the copy installed as package data ``restore_cli/shipped_weights`` (a wheel or
+    ``pip install .``)."""
     env = os.environ.get("RESTORE_WEIGHTS_DIR")
     if env:
         return Path(env).expanduser()
     import restore_cli
 
-    return Path(restore_cli.__file__).resolve().parent.parent / "weights"
+    package_dir = Path(restore_cli.__file__).resolve().parent
+    source_tree = package_dir.parent / "weights"
+    if (source_tree / "manifest.json").is_file():
+        return source_tree
+    return package_dir / "shipped_weights"
 
 
 def restore_home() -> Path:
