@@ -72,9 +72,13 @@ class TrainResult:
 
 
 def pick_device(name: str) -> torch.device:
+    """``auto`` trains on CUDA when present, else the CPU; anything else is checked by the engine's one
+    device parser (a typo or a missing GPU is a UsageError, exit 2)."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    from restore_cli.engine import resolve_device
+
+    return resolve_device(name)
 
 
 def hardware_description(device: torch.device) -> str:
