@@ -16,7 +16,8 @@ def test_typo_in_train_device_is_a_usage_error(cli_runner, tmp_path: Path, task:
     for i in range(2):
         write_photo(data / f"p{i}.png", size=(96, 96))
     out = tmp_path / "w.safetensors"
-    result = invoke(cli_runner, "train", task, "--data", data, "--device", "cdua", "--iters", "1", "--out", out)
+    args = ["train", task, "--data", data, "--device", "cdua", "--iters", "1", "--out", out]
+    result = invoke(cli_runner, *args)
     assert result.exit_code == 2, stderr_of(result)
     assert "unknown device 'cdua'" in stderr_of(result)
     assert not out.exists()
