@@ -280,9 +280,16 @@ def check_tensors(state: Mapping[str, Any], path: Path) -> None:
     view can claim [2000000, 3, 3, 3] in 108 bytes and make the model that is built from it allocate
     terabytes), or more than :data:`MAX_VALUES` values in all.
     """
+    import torch
+
     total = 0
     for key, tensor in state.items():
         shape = _shape(tensor)
+        if tensor.layout != torch.strided or tensor.is_quantized or tensor.device.type != "cpu":
+            raise BadWeightsError(
+                f"tensor {key!r} is not a plain dense tensor ({tensor.layout}, {tensor.dtype}); not usable",
+                path,
+            )
         if any(d == 0 for d in shape):
             raise BadWeightsError(f"tensor {key!r} has an empty dimension (shape {shape}); not usable", path)
         stored = tensor.untyped_storage().nbytes()

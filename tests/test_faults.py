@@ -127,6 +127,14 @@ def test_checkpoint_claiming_a_huge_tensor_is_refused_naming_the_file(cli_runner
     one_error(result, "crafted.pth", "intro.weight", "2000000")
 
 
+def test_sparse_tensor_in_a_checkpoint_is_refused(tmp_path: Path) -> None:
+    import restore_cli.weights_import as wi
+
+    bias = torch.zeros(4).to_sparse()
+    with pytest.raises(BadWeightsError, match=r"sparse\.pth.*intro\.bias.*not a plain dense tensor"):
+        wi.import_checkpoint(nafnet_checkpoint(tmp_path / "sparse.pth", **{"intro.bias": bias}))
+
+
 def test_hyperparameters_from_one_tensor_are_checked_against_every_shape_before_building(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
