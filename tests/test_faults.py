@@ -531,3 +531,11 @@ def test_sigterm_during_training_saves_the_checkpoint_and_weights(tmp_path: Path
     assert summary["stopped_by"] == "interrupt" and summary["iteration"] >= 1
     assert out.is_file() and Path(summary["checkpoint"]).is_file()
     assert temps(tmp_path) == []
+
+
+def test_val_folder_that_is_a_symlink_loop_does_not_crash_the_config(tmp_path: Path) -> None:
+    from restore_cli.train.config import TrainConfig
+
+    loop = tmp_path / "val"
+    os.symlink(loop.name, loop)
+    assert TrainConfig(data="d", val=str(loop)).kernels_dir() == tmp_path / "kernels"

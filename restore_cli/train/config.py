@@ -7,6 +7,7 @@ key is an error naming the file and the key, so a typo never silently trains the
 from __future__ import annotations
 
 import json
+import os
 import re
 import types
 import typing
@@ -120,7 +121,11 @@ class TrainConfig:
         if self.val_kernels:
             return Path(self.val_kernels)
         if self.val:
-            return Path(self.val).resolve().parent / "kernels"
+            try:
+                val = Path(self.val).resolve()
+            except (OSError, RuntimeError):  # a symlink loop (Python < 3.13): reading --val will say so
+                val = Path(os.path.abspath(self.val))
+            return val.parent / "kernels"
         return None
 
     def check(self) -> None:
