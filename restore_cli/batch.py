@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from restore_cli.errors import BadImageError, RestoreError, UsageError
+from restore_cli.fsutil import contained
 
 IMAGE_EXTENSIONS = frozenset(
     {".png", ".jpg", ".jpeg", ".jpe", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".mpo"}
@@ -142,16 +143,33 @@ class BatchResult:
 
 
 def _is_image_file(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".") and path.is_file()
+    if path.suffix.lower() not in IMAGE_EXTENSIONS or path.name.startswith("."):
+        return False
+    try:
+        return path.is_file()
+    except OSError:  # cannot even stat it (no search permission): reading it will fail and say why
+        return True
 
 
-def _folder_images(folder: Path, recursive: bool) -> list[Path]:
-    """Image files in ``folder`` (and below with ``recursive``), sorted, skipping hidden files and folders."""
+def _folder_images(folder: Path, recursive: bool) -> tuple[list[Path], list[InputItem]]:
+    """Image files in ``folder`` (and below with ``recursive``), sorted, skipping hidden files and folders.
+
+    Also returns one failed item per folder that cannot be listed (e.g. no read permission): a folder the
+    user asked for is never skipped silently.
+    """
     found: list[Path] = []
-    for root, dirs, files in os.walk(folder, followlinks=False):
+    unreadable: list[InputItem] = []
+
+    def onerror(exc: OSError) -> None:
+        where = Path(exc.filename) if exc.filename else folder
+        reason = exc.strerror or type(exc).__name__
+        err = BadImageError(f"cannot read this folder ({reason}); its images were not processed", where)
+        unreadable.append(InputItem(where, base=folder, error=err))
+
+    for root, dirs, files in os.walk(folder, onerror=onerror, followlinks=False):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if recursive else []
         found.extend(p for p in (Path(root) / name for name in files) if _is_image_file(p))
-    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+    return sorted(found, key=lambda p: p.relative_to(folder).as_posix()), unreadable
 
 
 def _glob_root(pattern: str) -> Path:
@@ -183,23 +201,37 @@ def expand_inputs(inputs: Iterable[str | os.PathLike[str]], recursive: bool = Fa
     for raw in inputs:
         text = os.fspath(raw)
         path = Path(text).expanduser()
-        if path.is_dir():
-            for found in _folder_images(path, recursive):
+        try:
+            is_dir, is_file, exists = path.is_dir(), path.is_file(), path.exists()
+        except OSError as exc:  # e.g. a parent folder without search permission
+            reason = exc.strerror or type(exc).__name__
+            add(InputItem(path, error=BadImageError(f"cannot access ({reason}); check permissions", path)))
+            continue
+        if is_dir:
+            found_images, unreadable = _folder_images(path, recursive)
+            for found in found_images:
                 add(InputItem(found, base=path))
-        elif path.is_file():
+            for item in unreadable:
+                add(item)
+        elif is_file:
             add(InputItem(path, explicit=True))
         elif _GLOB_CHARS & set(text):
             root = _glob_root(os.path.expanduser(text))
             matches = sorted(glob.glob(os.path.expanduser(text), recursive=recursive))
             files = [Path(m) for m in matches if _is_image_file(Path(m))]
             folders = [Path(m) for m in matches if Path(m).is_dir()]
+            unreadable: list[InputItem] = []
             for folder in folders:
-                files.extend(_folder_images(folder, recursive))
-            if not files:
+                found_images, bad_folders = _folder_images(folder, recursive)
+                files.extend(found_images)
+                unreadable.extend(bad_folders)
+            for item in unreadable:
+                add(item)
+            if not files and not unreadable:
                 add(InputItem(path, error=BadImageError("no image files match this pattern", text)))
             for found in files:
                 add(InputItem(found, base=root))
-        elif path.exists():
+        elif exists:
             add(InputItem(path, error=BadImageError("is not a regular file; give an image file", path)))
         else:
             add(InputItem(path, error=BadImageError("does not exist; check the path", path)))
@@ -210,7 +242,7 @@ def _key(path: Path) -> str:
     """A comparison key for paths that name the same file (absolute, symlinks resolved, case per OS)."""
     try:
         resolved = path.resolve(strict=False)
-    except OSError:
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python < 3.13)
         resolved = Path(os.path.abspath(path))
     return os.path.normcase(str(resolved))
 
@@ -267,6 +299,9 @@ def plan_outputs(
     if os.sep in suffix or "/" in suffix:
         raise UsageError(f"--suffix {suffix!r} must not contain a path separator")
     output_text = os.fspath(output) if output is not None else None
+    if output_text is not None and not output_text.strip():
+        # An unset shell variable (-o "$OUT") must not scatter outputs into the current folder.
+        raise UsageError("-o/--output is empty; give an output file or folder, or leave -o out")
     output_file = output_text is not None and _output_is_file(items, output_text)
     if output_file:
         from restore_cli.io import SUPPORTED_OUTPUT_FORMATS
@@ -304,7 +339,16 @@ def plan_outputs(
         if output_file:
             destination = Path(output_text).expanduser()
         elif output_text is not None:
-            destination = Path(output_text).expanduser() / item.relative.parent / name
+            try:  # a glob such as 'a/*/../../x.png' must not lead outside the output folder
+                relative = (item.relative.parent / name).as_posix()
+                destination = contained(Path(output_text).expanduser(), relative)
+            except ValueError:
+                err = BadImageError(
+                    f"its path relative to {item.base} leads outside -o {output_text}; name it directly",
+                    item.path,
+                )
+                jobs.append(Job(item.path, None, FAILED, str(err), err))
+                continue
         else:
             destination = item.path.parent / name
         key = _key(destination)

@@ -16,12 +16,19 @@ import math
 import os
 import re
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from restore_cli.errors import BadWeightsError, NoDefaultWeightsError, UnknownModelError, UsageError
-from restore_cli.fsutil import atomic_write
+from restore_cli.errors import (
+    BadWeightsError,
+    NoDefaultWeightsError,
+    RestoreError,
+    UnknownModelError,
+    UsageError,
+)
+from restore_cli.fsutil import atomic_write, contained
 
 FORMAT = "restore-weights/1"
 TASKS = ("deblur", "deblur-gray", "colorize")
@@ -219,6 +226,20 @@ def save_weights(
     ``meta`` adds optional fields (name, description, license, training, metrics, source, ...); non-string
     values are stored as JSON. ``half`` stores floating tensors as fp16 (loading always gives fp32).
     """
+    data = encode_weights(module, arch, hyper, meta=meta, half=half)
+    atomic_write(Path(path), data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def encode_weights(
+    module: Any,
+    arch: str,
+    hyper: dict[str, Any],
+    *,
+    meta: dict[str, Any] | None = None,
+    half: bool = False,
+) -> bytes:
+    """The bytes :func:`save_weights` writes (a safetensors file with restore metadata)."""
     import torch
     from safetensors.torch import save
 
@@ -243,9 +264,7 @@ def save_weights(
         if half and tensor.is_floating_point():
             tensor = tensor.to(torch.float16)
         tensors[key] = tensor.contiguous().clone()
-    data = save(tensors, metadata=metadata)
-    atomic_write(Path(path), data)
-    return hashlib.sha256(data).hexdigest()
+    return save(tensors, metadata=metadata)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -330,48 +349,106 @@ def user_weights_dir() -> Path:
 
 def _read_manifest(folder: Path) -> dict[str, Any]:
     path = folder / "manifest.json"
-    if not path.is_file():
-        return {"version": MANIFEST_VERSION, "weights": []}
     try:
+        if not path.exists():
+            return {"version": MANIFEST_VERSION, "weights": []}
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except IsADirectoryError:
+        raise BadWeightsError("is a folder, not a weights manifest; remove or rename it", path) from None
+    except OSError as exc:
+        reason = exc.strerror or exc
+        raise BadWeightsError(f"cannot read weights manifest ({reason}); check it", path) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadWeightsError(f"cannot read weights manifest ({exc}); fix or delete it", path) from None
-    if not isinstance(data, dict) or not isinstance(data.get("weights", []), list):
-        raise BadWeightsError("weights manifest must be an object with a 'weights' list; fix it", path)
-    if data.get("version", MANIFEST_VERSION) != MANIFEST_VERSION:
-        raise BadWeightsError(f"unsupported manifest version {data.get('version')!r}; upgrade restore", path)
+    _check_manifest(data, folder, path)
     data.setdefault("weights", [])
     return data
 
 
-def _entries(folder: Path, origin: str) -> list[WeightsEntry]:
-    manifest_path = folder / "manifest.json"
-    entries = []
-    for record in _read_manifest(folder)["weights"]:
+def _manifest_field_error(path: Path, where: str, wanted: str, value: Any) -> BadWeightsError:
+    shown = json.dumps(value)[:60]
+    return BadWeightsError(f"field {where!r} must be {wanted}, not {shown}; fix or delete the manifest", path)
+
+
+def _check_manifest(data: Any, folder: Path, path: Path) -> None:
+    """Check a manifest's schema: a hand-edited file fails with the field named, never a raw exception."""
+    if not isinstance(data, dict) or not isinstance(data.get("weights", []), list):
+        raise BadWeightsError("weights manifest must be an object with a 'weights' list; fix it", path)
+    version = data.get("version", MANIFEST_VERSION)
+    if version != MANIFEST_VERSION or isinstance(version, bool):
+        raise BadWeightsError(f"unsupported manifest version {version!r}; upgrade restore", path)
+    defaults_table = data.get("defaults", {})
+    if not isinstance(defaults_table, dict):
+        wanted = "an object mapping tasks to weights names"
+        raise _manifest_field_error(path, "defaults", wanted, defaults_table)
+    for task, name in defaults_table.items():
+        if not isinstance(name, str):
+            raise _manifest_field_error(path, f"defaults.{task}", "a weights name (text)", name)
+    for i, record in enumerate(data.get("weights", [])):
+        where = f"weights[{i}]"
         if not isinstance(record, dict) or not all(k in record for k in ("name", "file", "sha256")):
-            raise BadWeightsError("manifest entry lacks name, file or sha256; fix it", manifest_path)
+            raise BadWeightsError(f"manifest entry {where} lacks name, file or sha256; fix it", path)
+        for key in ("name", "file", "sha256"):
+            if not isinstance(record[key], str) or not record[key]:
+                raise _manifest_field_error(path, f"{where}.{key}", "non-empty text", record[key])
+        for key in ("task", "arch", "license", "description"):
+            if record.get(key) is not None and not isinstance(record[key], str):
+                raise _manifest_field_error(path, f"{where}.{key}", "text", record[key])
+        size = record.get("size_bytes")
+        if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+            raise _manifest_field_error(path, f"{where}.size_bytes", "a whole number of bytes", size)
+        tasks = record.get("default_for")
+        if tasks is not None and (not isinstance(tasks, list) or not all(isinstance(t, str) for t in tasks)):
+            raise _manifest_field_error(path, f"{where}.default_for", "a list of task names", tasks)
+        try:
+            contained(folder, record["file"])
+        except ValueError:
+            raise _manifest_field_error(
+                path, f"{where}.file", "a file name inside the manifest's folder", record["file"]
+            ) from None
+
+
+def _entries(folder: Path, origin: str) -> list[WeightsEntry]:
+    entries = []
+    for record in _read_manifest(folder)["weights"]:  # schema checked by _read_manifest
         extra = {k: v for k, v in record.items() if k not in _ENTRY_FIELDS}
         entry = WeightsEntry(
-            name=str(record["name"]),
-            file=str(record["file"]),
-            sha256=str(record["sha256"]).lower(),
-            task=str(record.get("task", "")),
-            arch=str(record.get("arch", "")),
-            size_bytes=int(record.get("size_bytes") or 0),
-            license=str(record.get("license") or ""),
-            description=str(record.get("description") or ""),
-            default_for=[str(t) for t in record.get("default_for") or []],
+            name=record["name"],
+            file=record["file"],
+            sha256=record["sha256"].lower(),
+            task=record.get("task") or "",
+            arch=record.get("arch") or "",
+            size_bytes=record.get("size_bytes") or 0,
+            license=record.get("license") or "",
+            description=record.get("description") or "",
+            default_for=list(record.get("default_for") or []),
             origin=origin,
-            path=folder / str(record["file"]),
+            path=contained(folder, record["file"]),
             extra=extra,
         )
         entries.append(entry)
     return entries
 
 
+@contextlib.contextmanager
+def _writing_user_folder(folder: Path) -> Iterator[None]:
+    """Turn an OS error while writing the user weights folder into one line naming it and RESTORE_HOME."""
+    try:
+        yield
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise RestoreError(
+            f"cannot write to the user weights folder ({reason}); make it writable, or set RESTORE_HOME "
+            "to a folder you can write",
+            folder,
+        ) from None
+
+
 def _write_user_manifest(data: dict[str, Any]) -> None:
     text = json.dumps(data, indent=2, sort_keys=False) + "\n"
-    atomic_write(user_weights_dir() / "manifest.json", text.encode("utf-8"))
+    folder = user_weights_dir()
+    with _writing_user_folder(folder):
+        atomic_write(folder / "manifest.json", text.encode("utf-8"))
 
 
 def list_weights() -> list[WeightsEntry]:
@@ -468,7 +545,7 @@ def remove(name: str) -> WeightsEntry:
     _write_user_manifest(data)
     still_used = any(r.get("file") == entry.file for r in data["weights"])
     if entry.path is not None and not still_used:
-        with contextlib.suppress(FileNotFoundError):
+        with _writing_user_folder(user_weights_dir()), contextlib.suppress(FileNotFoundError):
             entry.path.unlink()
     return entry
 
@@ -494,8 +571,21 @@ def verify() -> list[tuple[WeightsEntry, bool, str]]:
     return [(entry, *verify_entry(entry)) for entry in entries]
 
 
+def check_name(name: str) -> str:
+    """A weights name is also a file name: letters, digits, '.', '_' or '-', starting with a letter or digit.
+
+    Checked before anything touches the disk, so a name such as ``../../x`` can never pick where a file goes.
+    """
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise UsageError(
+            f"bad weights name {name!r}: use letters, digits, '.', '_' or '-', starting with a letter or "
+            "digit (max 100)"
+        )
+    return name
+
+
 def add_user_weights(
-    file: str | Path,
+    file: str | Path | bytes,
     name: str,
     *,
     description: str | None = None,
@@ -503,15 +593,17 @@ def add_user_weights(
     default_for: list[str] | None = None,
     overwrite: bool = False,
 ) -> WeightsEntry:
-    """Copy a restore weights file into the user weights dir as ``<name>.safetensors`` and list it.
+    """Copy a restore weights file (or its bytes) to the user weights dir as ``<name>.safetensors``; list it.
 
     The file must carry restore metadata (arch, hyper); task, arch, licence and description come from it
     unless given. An existing user entry of the same name is replaced only with ``overwrite``.
     """
-    if not _NAME_RE.match(name):
-        raise UsageError(f"bad weights name {name!r}: use letters, digits, '.', '_' or '-' (max 100)")
-    source = Path(file)
-    data = _read_file_bytes(source)
+    check_name(name)
+    if isinstance(file, (bytes, bytearray)):
+        data, source = bytes(file), None
+    else:
+        source = Path(file)
+        data = _read_file_bytes(source)
     meta = _parse_metadata(parse_header(data, source).metadata, source)
     arch, task = _require_arch(meta, source)
     folder = user_weights_dir()
@@ -521,8 +613,9 @@ def add_user_weights(
         raise UsageError(
             f"user weights named {name!r} already exist; remove them first or choose another --name"
         )
-    target = folder / f"{name}.safetensors"
-    atomic_write(target, data)
+    target = contained(folder, f"{name}.safetensors")
+    with _writing_user_folder(folder):
+        atomic_write(target, data)
     entry = WeightsEntry(
         name=name,
         file=target.name,
@@ -734,9 +827,11 @@ __all__ = [
     "LoadedModel",
     "WeightsEntry",
     "add_user_weights",
+    "check_name",
     "default_for",
     "defaults",
     "effective_task",
+    "encode_weights",
     "find_entry",
     "list_weights",
     "load_model",

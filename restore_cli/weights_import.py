@@ -13,18 +13,19 @@ from __future__ import annotations
 import hashlib
 import pickle
 import re
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from restore_cli.errors import BadWeightsError, UnknownModelError, UsageError
-from restore_cli.weights import WeightsEntry, add_user_weights, parse_header, save_weights
+from restore_cli.weights import WeightsEntry, add_user_weights, check_name, encode_weights, parse_header
 
 CONTAINER_KEYS = ("params_ema", "params", "state_dict", "model_state_dict", "model", "netG", "generator", "G")
 STALE_STAT_SUFFIXES = (".running_mean", ".running_var", ".num_batches_tracked")
 IMPORTABLE = ("nafnet", "deblurgan", "eccv16", "siggraph17")
+MAX_VALUES = 1_000_000_000
+"""More parameters than this (4 GB as float32) is refused: the largest importable model has about 34 M."""
 
 
 @dataclass
@@ -272,24 +273,74 @@ def _map_to_model(src: dict[str, Any], target: Mapping[str, Any], arch: str, pat
     return mapped
 
 
-def build_validated(converted: Converted, path: Path) -> Any:
-    """Our model with the converted tensors loaded strictly (raises BadWeightsError on any mismatch)."""
+def check_tensors(state: Mapping[str, Any], path: Path) -> None:
+    """Refuse tensors no honest checkpoint holds, before any shape is trusted to size a model.
+
+    An empty dimension (a zero-width layer), more values than the file stores for the tensor (a stride-0
+    view can claim [2000000, 3, 3, 3] in 108 bytes and make the model that is built from it allocate
+    terabytes), or more than :data:`MAX_VALUES` values in all.
+    """
+    import torch
+
+    total = 0
+    for key, tensor in state.items():
+        shape = _shape(tensor)
+        if tensor.layout != torch.strided or tensor.is_quantized or tensor.device.type != "cpu":
+            raise BadWeightsError(
+                f"tensor {key!r} is not a plain dense tensor ({tensor.layout}, {tensor.dtype}); not usable",
+                path,
+            )
+        if any(d == 0 for d in shape):
+            raise BadWeightsError(f"tensor {key!r} has an empty dimension (shape {shape}); not usable", path)
+        stored = tensor.untyped_storage().nbytes()
+        if tensor.numel() * tensor.element_size() > stored:
+            raise BadWeightsError(
+                f"tensor {key!r} claims shape {shape} ({tensor.numel():,} values) but the file stores "
+                f"only {stored:,} bytes for it: a crafted or damaged checkpoint, refused",
+                path,
+            )
+        total += tensor.numel()
+    if total > MAX_VALUES:
+        raise BadWeightsError(f"holds {total:,} values, more than any model restore runs; refused", path)
+
+
+def _build(converted: Converted, path: Path, *, meta: bool) -> Any:
+    """Our model for ``converted`` (on the meta device: shapes only, nothing allocated)."""
+    import contextlib
+    import warnings
+
     import torch
 
     from restore_cli.models import create_model
 
     try:
-        module = create_model(converted.arch, **converted.hyper)
+        # torch warns about odd layer sizes while building; the shape checks report them to the user instead
+        with warnings.catch_warnings(), torch.device("meta") if meta else contextlib.nullcontext():
+            warnings.simplefilter("ignore", UserWarning)
+            return create_model(converted.arch, **converted.hyper)
     except UnknownModelError:
         raise BadWeightsError(
             f"this version of restore has no {converted.arch!r} architecture to import into", path
         ) from None
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RuntimeError) as exc:
         raise BadWeightsError(
-            f"cannot build {converted.arch!r} with {converted.hyper} ({exc})", path
+            f"cannot build {converted.arch!r} with {converted.hyper} ({_first_line(exc)})", path
         ) from None
-    target = module.state_dict()
+
+
+def build_validated(converted: Converted, path: Path) -> Any:
+    """Our model with the converted tensors loaded strictly (raises BadWeightsError on any mismatch).
+
+    Every shape is compared with a model built on the meta device first, so hyperparameters read from a
+    crafted tensor can never make the real build allocate more than the checkpoint itself holds.
+    """
+    import torch
+
+    check_tensors(converted.state, path)
+    target = _build(converted, path, meta=True).state_dict()
     mapped = _map_to_model(converted.state, target, converted.arch, path)
+    module = _build(converted, path, meta=False)
+    target = module.state_dict()
     state = {k: mapped[k].to(dtype=target[k].dtype).contiguous() for k in target}
     for key, tensor in state.items():
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
@@ -346,6 +397,8 @@ def import_checkpoint(
 ) -> WeightsEntry:
     """Convert an upstream checkpoint into restore weights in the user folder and list it in its manifest."""
     path = Path(path)
+    if name is not None:
+        check_name(name)  # before anything touches the disk
     converted, module = convert_checkpoint(path, arch=arch)
     name = name or _default_name(path)
     digest = hashlib.sha256()
@@ -360,18 +413,18 @@ def import_checkpoint(
     }
     if license:
         meta["license"] = license
-    with tempfile.TemporaryDirectory(prefix="restore-import-") as tmp:
-        out = Path(tmp) / f"{name}.safetensors"
-        save_weights(out, module, converted.arch, converted.hyper, meta=meta)
-        return add_user_weights(
-            out, name, description=meta["description"], license=license or "", overwrite=overwrite
-        )
+    data = encode_weights(module, converted.arch, converted.hyper, meta=meta)
+    return add_user_weights(
+        data, name, description=meta["description"], license=license or "", overwrite=overwrite
+    )
 
 
 __all__ = [
     "CONTAINER_KEYS",
     "IMPORTABLE",
+    "MAX_VALUES",
     "Converted",
+    "check_tensors",
     "convert_checkpoint",
     "detect_arch",
     "import_checkpoint",

@@ -19,9 +19,56 @@ from restore_cli import __version__
 from restore_cli.cli import common
 from restore_cli.errors import RestoreError
 
+# ------------------------------------------------------------------------------------------------ signals
+#
+# SIGTERM (timeout, systemd, docker stop) and SIGHUP (a closed terminal) are handled like Ctrl-C: they raise
+# Terminated, a KeyboardInterrupt, so every Ctrl-C path applies (the image in hand is abandoned, its
+# temporary file removed, finished outputs kept, a summary printed). The exit code is the shell's 128 + the
+# signal number: 130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP. A signal the parent set to be ignored
+# (``nohup``) stays ignored.
+
+INTERRUPT_EXIT = 130
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived; ``signum`` says which."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+_received: int | None = None
+
+
+def _on_termination(signum: int, frame: Any) -> None:
+    global _received
+    if _received is not None:  # already stopping: let the cleanup finish
+        return
+    _received = signum
+    raise Terminated(signum)
+
+
+def install_signal_handlers() -> None:
+    """Route SIGTERM and SIGHUP to :class:`Terminated` (main thread only; ignored signals stay ignored)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None and signal.getsignal(signum) is signal.SIG_DFL:
+            signal.signal(signum, _on_termination)
+
+
+def interrupt_exit_code() -> int:
+    """128 + the terminating signal's number, or 130 (Ctrl-C)."""
+    return 128 + _received if _received is not None else INTERRUPT_EXIT
+
 
 class RestoreGroup(TyperGroup):
-    """Root group: maps RestoreError, Ctrl-C and unexpected errors to an exit code and one line."""
+    """Root group: maps RestoreError, Ctrl-C/SIGTERM and unexpected errors to an exit code and one line."""
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -31,8 +78,12 @@ class RestoreGroup(TyperGroup):
             raise typer.Exit(err.exit_code) from None
         except KeyboardInterrupt:
             common.report_interrupt()
-            raise typer.Exit(130) from None
-        except (typer.Exit, typer.Abort):
+            raise typer.Exit(interrupt_exit_code()) from None
+        except typer.Exit as done:
+            if done.exit_code == INTERRUPT_EXIT:  # a command that reported the interruption itself
+                raise typer.Exit(interrupt_exit_code()) from None
+            raise
+        except typer.Abort:
             raise
         except Exception as err:  # noqa: BLE001 - last line of defence: one line, no traceback unless --debug
             if type(err).__module__.startswith(("click", "typer")):
@@ -73,7 +124,8 @@ def _root(
     """Restore photos: motion deblurring and colorization with small, fast models.
 
     Every command takes files, folders and globs; results go to stdout, progress and errors to stderr.
-    Exit codes: 0 all written, 1 some image (or weights file) failed, 2 usage error.
+    Exit codes: 0 all written, 1 some image (or weights file) failed, 2 usage error, 130 Ctrl-C,
+    143 SIGTERM, 129 SIGHUP (each handled like Ctrl-C: finished outputs kept, no partial file).
     """
     common.STATE.debug = debug or common.env_debug()
 
@@ -111,11 +163,12 @@ _mount()
 
 def main() -> None:
     """Entry point of the ``restore`` script and ``python -m restore_cli``."""
+    install_signal_handlers()
     try:
         app(prog_name="restore")
     except KeyboardInterrupt:  # raised outside a command (e.g. during argument parsing)
         common.report_interrupt()
-        sys.exit(130)
+        sys.exit(interrupt_exit_code())
 
 
-__all__ = ["app", "main"]
+__all__ = ["Terminated", "app", "install_signal_handlers", "interrupt_exit_code", "main"]

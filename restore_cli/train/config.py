@@ -7,8 +7,11 @@ key is an error naming the file and the key, so a typo never silently trains the
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
+import types
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -122,7 +125,11 @@ class TrainConfig:
         if self.val_kernels:
             return Path(self.val_kernels)
         if self.val:
-            return Path(self.val).resolve().parent / "kernels"
+            try:
+                val = Path(self.val).resolve()
+            except (OSError, RuntimeError):  # a symlink loop (Python < 3.13): reading --val will say so
+                val = Path(os.path.abspath(self.val))
+            return val.parent / "kernels"
         return None
 
     def check(self) -> None:
@@ -192,13 +199,67 @@ def parse_duration(value: str | float | int | None) -> float:
     return h * 3600 + mnt * 60 + s
 
 
+_FIELD_TYPES = typing.get_type_hints(TrainConfig)
+_TYPE_WORDS = {str: "text", int: "a whole number", float: "a number", bool: "true or false"}
+
+
+def _describe(hint: Any) -> str:
+    """A type as a config file's author would say it: "a number", "text or a number", ..."""
+    if hint in _TYPE_WORDS:
+        return _TYPE_WORDS[hint]
+    origin = typing.get_origin(hint)
+    if origin is dict:
+        return "a table"
+    if origin is list:
+        return f"a list of {_describe(typing.get_args(hint)[0]).removeprefix('a ')}s"
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(arg) for arg in typing.get_args(hint) if arg is not type(None))
+    return str(hint)
+
+
+_NO_MATCH = object()
+
+
+def _coerce(value: Any, hint: Any) -> Any:
+    """``value`` as a field of type ``hint`` (an int for a float field becomes a float), or _NO_MATCH."""
+    if hint is bool:
+        return value if isinstance(value, bool) else _NO_MATCH
+    if isinstance(value, bool):  # True is an int to Python, never a number to a config author
+        return _NO_MATCH
+    if hint is int:
+        return value if isinstance(value, int) else _NO_MATCH
+    if hint is float:
+        return float(value) if isinstance(value, (int, float)) else _NO_MATCH
+    if hint is str:
+        return value if isinstance(value, str) else _NO_MATCH
+    origin = typing.get_origin(hint)
+    if origin is dict:
+        return value if isinstance(value, dict) else _NO_MATCH
+    if origin is list:
+        if not isinstance(value, list):
+            return _NO_MATCH
+        (item,) = typing.get_args(hint)
+        items = [_coerce(v, item) for v in value]
+        return _NO_MATCH if any(v is _NO_MATCH for v in items) else items
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(hint):
+            if arg is not type(None) and (done := _coerce(value, arg)) is not _NO_MATCH:
+                return done
+        return _NO_MATCH
+    return value
+
+
 def load_toml(path: str | Path) -> dict[str, Any]:
-    """Read a TOML config; unknown keys are a UsageError naming the file."""
+    """Read a TOML config; an unknown key or a value of the wrong type is a UsageError naming file and key."""
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UsageError("config file not found", path) from None
+    except IsADirectoryError:
+        raise UsageError("is a folder; give --config a TOML file", path) from None
+    except OSError as exc:
+        raise UsageError(f"cannot read the config file ({exc.strerror or exc})", path) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"not valid TOML ({exc}); fix the file", path) from None
     values = {}
@@ -209,7 +270,13 @@ def load_toml(path: str | Path) -> dict[str, Any]:
                 f"unknown key {key!r}; known keys: {', '.join(sorted(FIELD_NAMES))}",
                 path,
             )
-        values[name] = value
+        typed = _coerce(value, _FIELD_TYPES[name])
+        if typed is _NO_MATCH:
+            raise UsageError(
+                f"key {key!r} must be {_describe(_FIELD_TYPES[name])}, not {json.dumps(value, default=str)}",
+                path,
+            )
+        values[name] = typed
     return values
 
 

@@ -222,15 +222,23 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 class _StopFlag:
-    """SIGINT sets the flag (the loop saves and exits); a second Ctrl-C interrupts at once."""
+    """SIGINT, SIGTERM or SIGHUP sets the flag (the loop saves and exits); a second one interrupts at once.
+
+    SIGTERM (``timeout``, systemd, ``docker stop``) and SIGHUP are treated like Ctrl-C so a stopped run keeps
+    its progress; a signal the parent set to be ignored (``nohup``) stays ignored.
+    """
 
     def __init__(self) -> None:
         self.stop = False
-        self._previous = None
+        self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> _StopFlag:
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+                signum = getattr(signal, name, None)
+                if signum is None or (signum != signal.SIGINT and signal.getsignal(signum) is signal.SIG_IGN):
+                    continue
+                self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
     def _handle(self, signum, frame) -> None:
@@ -239,8 +247,9 @@ class _StopFlag:
         self.stop = True
 
     def __exit__(self, *exc) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for signum, previous in self._previous.items():
+            if previous is not None:  # None: a handler installed outside Python, which cannot be restored
+                signal.signal(signum, previous)
 
 
 # -- the run ---
