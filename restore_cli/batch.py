@@ -90,12 +90,15 @@ class BatchRecord:
     seconds: float = 0.0
     size: list[int] | None = None
     """``[width, height]`` of the input, when it was read."""
+    steps: list[str] | None = None
+    """What ran on a written image (``deblur``, ``colorize``, or ``unchanged``); None when not processed."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "input": self.input,
             "output": self.output,
             "status": self.status,
+            "steps": list(self.steps) if self.steps is not None else None,
             "message": self.message,
             "seconds": round(self.seconds, 4),
             "size": list(self.size) if self.size is not None else None,
@@ -397,9 +400,12 @@ def run_batch(
 ) -> BatchResult:
     """Read, ``process`` and write each pending job; one failure never stops the others.
 
-    ``process`` takes and returns an :class:`restore_cli.io.Image`. ``on_progress(record)`` is called once
-    per job as soon as its record exists. Ctrl-C abandons the image in hand (atomic writes leave nothing)
-    and returns the result with ``interrupted=True``; its record says to re-run with ``--skip-existing``.
+    ``process`` takes an :class:`restore_cli.io.Image` and returns one, or a
+    :class:`restore_cli.tasks.Restored` (image and steps; the steps go into the record). An image the
+    output format cannot hold (transparency into JPEG) fails before ``process`` runs.
+    ``on_progress(record)`` is called once per job as soon as its record exists. Ctrl-C abandons the
+    image in hand (atomic writes leave nothing) and returns the result with ``interrupted=True``; its
+    record says to re-run with ``--skip-existing``.
     """
     from restore_cli import io
 
@@ -423,9 +429,8 @@ def run_batch(
         try:
             image = io.read_image(job.input, **read_kwargs)
             size = [int(image.pixels.shape[1]), int(image.pixels.shape[0])]
-            restored = process(image)
-            if not isinstance(restored, io.Image):
-                raise RestoreError(f"processing returned {type(restored).__name__}, not an image", job.input)
+            io.check_writable(image, job.output)
+            restored, steps = _processed(process(image), job.input)
             io.write_image(restored, job.output, **write_kwargs)
         except KeyboardInterrupt:
             result.interrupted = True
@@ -453,8 +458,55 @@ def run_batch(
             record.traceback = traceback.format_exc()
             emit(record)
         else:
-            emit(BatchRecord(source, target, OK, "", time.perf_counter() - started, size))
+            emit(BatchRecord(source, target, OK, "", time.perf_counter() - started, size, steps))
     return result
+
+
+def _processed(result: Any, source: Path) -> tuple[Any, list[str] | None]:
+    """The image and steps from what ``process`` returned (an io.Image, or a tasks.Restored)."""
+    from restore_cli import io
+
+    image, steps = getattr(result, "image", result), getattr(result, "steps", None)
+    if not isinstance(image, io.Image):
+        raise RestoreError(f"processing returned {type(image).__name__}, not an image", source)
+    return image, (list(steps) if steps is not None else None)
+
+
+def hint_cp_style(inputs: list[str], items: list[InputItem]) -> None:
+    """``restore colorize in.jpg out.png`` (cp-style): when the last of several inputs is a missing file
+    with an output extension and the others exist, its error also says how to write there (``-o``).
+
+    It stays a missing input (the others are still processed, exit 1): it may really be a mistyped input.
+    """
+    if len(inputs) < 2 or not items:
+        return
+    last = items[-1]
+    from restore_cli.io import SUPPORTED_OUTPUT_FORMATS
+
+    extension = last.path.suffix.lower().lstrip(".")
+    others_exist = all(item.error is None for item in items[:-1])
+    missing = last.error is not None and not last.path.exists()
+    if others_exist and missing and extension in SUPPORTED_OUTPUT_FORMATS:
+        hint = f"does not exist; check the path (to write the result to this file, use -o {last.path})"
+        last.error = BadImageError(hint, last.path)
+
+
+def no_images_hint(inputs: Iterable[str], recursive: bool) -> str:
+    """The usage error for inputs that held no image; suggests --recursive only when a subfolder exists."""
+    text = ", ".join(str(i) for i in inputs)
+    has_subfolders = False
+    if not recursive:
+        for raw in inputs:
+            folder = Path(raw).expanduser()
+            if folder.is_dir():
+                try:
+                    has_subfolders = any(p.is_dir() and not p.name.startswith(".") for p in folder.iterdir())
+                except OSError:
+                    continue
+            if has_subfolders:
+                break
+    hint = " (add --recursive to look into subfolders)" if has_subfolders else ""
+    return f"no images found in {text}{hint}"
 
 
 def _one_line(text: str) -> str:
@@ -468,7 +520,9 @@ __all__ = [
     "BatchResult",
     "InputItem",
     "Job",
+    "hint_cp_style",
     "expand_inputs",
+    "no_images_hint",
     "plan_outputs",
     "run_batch",
 ]

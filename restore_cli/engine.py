@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -247,8 +247,13 @@ class Engine:
         tile: int | str = "auto",
         overlap: int = 32,
         passes: int = 1,
+        on_tile: Callable[[int, int], None] | None = None,
     ) -> np.ndarray:
-        """Deblur ``H x W x C`` float32 pixels in [0, 1] (C = 1 or 3); same shape out, clamped to [0, 1]."""
+        """Deblur ``H x W x C`` float32 pixels in [0, 1] (C = 1 or 3); same shape out, clamped to [0, 1].
+
+        ``on_tile(done, total)`` is called after each tile, counting over all passes (and all three channels
+        when a gray model runs on colour); an out-of-memory restart counts the new, smaller tiles.
+        """
         if pixels.ndim != 3 or pixels.shape[2] not in (1, 3):
             raise UsageError(f"deblur expects H x W x 1 or H x W x 3 pixels, got {tuple(pixels.shape)}")
         if passes < 1:
@@ -259,15 +264,19 @@ class Engine:
         image = np.ascontiguousarray(pixels, dtype=np.float32)
         model_channels = int(getattr(loaded, "in_channels", 3))
         channels = image.shape[2]
+        runs = passes * (3 if channels == 3 and model_channels == 1 else 1)
+        count = _TileCounter(on_tile, runs)
         for _ in range(passes):
             if channels == model_channels:
-                image = self._run_tiled(loaded, image, tile_size, overlap)
+                image = self._run_tiled(loaded, image, tile_size, overlap, count=count)
             elif channels == 1 and model_channels == 3:
-                image = self._run_tiled(loaded, image, tile_size, overlap, replicate=True)
+                image = self._run_tiled(loaded, image, tile_size, overlap, replicate=True, count=count)
             elif channels == 3 and model_channels == 1:
                 out = np.empty_like(image)
                 for c in range(3):
-                    out[..., c : c + 1] = self._run_tiled(loaded, image[..., c : c + 1], tile_size, overlap)
+                    out[..., c : c + 1] = self._run_tiled(
+                        loaded, image[..., c : c + 1], tile_size, overlap, count=count
+                    )
                 image = out
             else:
                 raise UsageError(
@@ -291,7 +300,13 @@ class Engine:
         return _round_down(max(tile, _size_multiple(loaded)), _size_multiple(loaded))
 
     def _run_tiled(
-        self, loaded: Any, image: np.ndarray, tile: int, overlap: int, replicate: bool = False
+        self,
+        loaded: Any,
+        image: np.ndarray,
+        tile: int,
+        overlap: int,
+        replicate: bool = False,
+        count: _TileCounter | None = None,
     ) -> np.ndarray:
         """One pass over the image, halving the tile on out-of-memory until MIN_TILE.
 
@@ -306,7 +321,10 @@ class Engine:
             tile = _round_up(max(h, w), multiple)
         while True:
             try:
-                return self._tiled_pass(module, dtype, image, tile, overlap, multiple, replicate)
+                result = self._tiled_pass(module, dtype, image, tile, overlap, multiple, replicate, count)
+                if count is not None:
+                    count.run_done()
+                return result
             except Exception as exc:  # only out-of-memory is retried
                 if not _is_oom(exc):
                     raise
@@ -329,10 +347,14 @@ class Engine:
         overlap: int,
         multiple: int,
         replicate: bool = False,
+        count: _TileCounter | None = None,
     ) -> np.ndarray:
         h, w, c = image.shape
         out = np.zeros((h, w, c), dtype=np.float32)
-        for (y0, y1, wy), (x0, x1, wx) in self._grid(h, w, tile, overlap, multiple):
+        grid = list(self._grid(h, w, tile, overlap, multiple))
+        if count is not None:
+            count.start_run(len(grid))
+        for (y0, y1, wy), (x0, x1, wx) in grid:
             patch = pad_to_multiple(image[y0:y1, x0:x1], multiple)
             batch = torch.from_numpy(np.ascontiguousarray(patch.transpose(2, 0, 1)))[None].to(self.device)
             with torch.inference_mode():
@@ -344,6 +366,8 @@ class Engine:
                     result = result.mean(0, keepdim=True)
             restored = result.permute(1, 2, 0).cpu().numpy()
             out[y0:y1, x0:x1] += restored * (wy[:, None, None] * wx[None, :, None])
+            if count is not None:
+                count.tile_done()
         np.clip(out, 0.0, 1.0, out=out)
         return out
 
@@ -421,6 +445,30 @@ class Engine:
             lab = np.concatenate([lightness[r0:r1, :, None], ab_rows], axis=2)
             out[r0:r1] = np.clip(color.lab_to_rgb_np(lab), 0.0, 1.0)
         return out
+
+
+class _TileCounter:
+    """Turns tiles finished in each of ``runs`` tiled passes into one ``on_tile(done, total)`` count."""
+
+    def __init__(self, on_tile: Callable[[int, int], None] | None, runs: int) -> None:
+        self.on_tile = on_tile
+        self.runs_left = runs
+        self.finished = 0  # tiles of completed runs
+        self.done = 0  # tiles of the current run
+        self.per_run = 0
+
+    def start_run(self, tiles: int) -> None:
+        self.done, self.per_run = 0, tiles  # an out-of-memory restart begins the run again
+
+    def tile_done(self) -> None:
+        self.done += 1
+        if self.on_tile is not None:
+            self.on_tile(self.finished + self.done, self.finished + self.per_run * self.runs_left)
+
+    def run_done(self) -> None:
+        self.finished += self.per_run
+        self.runs_left -= 1
+        self.done = 0
 
 
 def _resize_rows(small: np.ndarray, h: int, w: int, r0: int, r1: int) -> np.ndarray:

@@ -6,11 +6,19 @@ kind (PIL images come back 8-bit).
 Alpha is set aside and re-attached untouched. ``model`` may be a loaded model, a manifest name, a path to a
 ``.safetensors`` file, or None for the task's default weights; loaded models are cached per process.
 
-Choices: ``--order auto`` colorizes an image only when it is gray (one channel, or RGB whose channels agree
-within ``gray_tolerance``) and deblurs it only when its blur score (variance of the Laplacian on 8-bit luma)
-is below ``blur_threshold`` (default :data:`DEFAULT_BLUR_THRESHOLD`, the common rule of thumb of 100).
-A gray image that a pipeline will colorize is reduced to one channel first, so a gray deblur model is used
-when there is one. With an explicit order both steps always run.
+Choices (one place for each rule; the CLI only passes options through):
+
+- Colour photos are never recoloured unasked: the colorize step runs on gray images only (one channel, or
+  RGB whose channels agree within ``gray_tolerance``), whatever the order, unless ``recolor=True``.
+- ``order="auto"`` also deblurs only images the blur detector calls blurry: :func:`restore_cli.io.blur_score`
+  (0 sharp .. 1 blurry, from edge widths) at or above ``blur_threshold`` (default
+  :data:`DEFAULT_BLUR_THRESHOLD` = 0.5). ``deblur-first`` (the default) and ``colorize-first`` always deblur.
+- An image that needs no step is handed back unchanged (same pixels, alpha and bit depth) and its steps are
+  ``["unchanged"]``; the CLI still writes it, so an output folder holds every input (see README).
+- A gray image that a pipeline will colorize is reduced to one channel first, so a gray deblur model is used
+  when there is one.
+
+:meth:`Pipeline.run` returns a :class:`Restored`: the image and the steps that ran, for result lines and JSON.
 """
 
 from __future__ import annotations
@@ -23,9 +31,12 @@ import numpy as np
 
 from restore_cli.errors import NoDefaultWeightsError, UsageError
 
-DEFAULT_BLUR_THRESHOLD = 100.0
+DEFAULT_BLUR_THRESHOLD = 0.5
 DEFAULT_GRAY_TOLERANCE = 2 / 255
 ORDERS = ("deblur-first", "colorize-first", "auto")
+STEPS = ("deblur", "colorize")
+UNCHANGED = "unchanged"
+"""The one step reported for an image that needed nothing."""
 
 _default_engine: Any = None
 _model_cache: dict[tuple[str, str, str], Any] = {}
@@ -77,6 +88,50 @@ def _load_cached(ref: str | Path | None, task: str, device: str) -> Any:
 
         _model_cache[key] = load_model(ref, task=task, device=device)
     return _model_cache[key]
+
+
+def check_blur_threshold(value: float) -> float:
+    """The blur threshold is a blur score, 0 (sharp) .. 1 (blurry)."""
+    if not 0.0 <= float(value) <= 1.0:
+        raise UsageError(
+            f"--blur-threshold {value} is out of range; use 0 to 1 (default {DEFAULT_BLUR_THRESHOLD}): "
+            "it is compared with the blur score that 'restore inspect' shows"
+        )
+    return float(value)
+
+
+def check_model_name(name: str | None) -> None:
+    """A weights *name* (not a path) that no manifest knows is a usage error, found before anything loads."""
+    if name is None:
+        return
+    text = str(name)
+    path = Path(text).expanduser()
+    if "/" in text or path.suffix.lower() in (".safetensors", ".pth", ".pt", ".ckpt") or path.is_file():
+        return  # a file: checked (and named in the error) when it loads
+    from restore_cli.errors import UnknownModelError
+    from restore_cli.weights import find_entry
+
+    try:
+        find_entry(text)
+    except UnknownModelError as err:
+        raise UsageError(str(err)) from None
+
+
+def run_summary(engine: Any, models: dict[str, Any]) -> str:
+    """One line saying what will run: each step's model, then device, CPU threads and precision."""
+    import torch
+
+    names = []
+    for step, loaded in models.items():
+        if loaded is None:
+            continue
+        name = getattr(loaded, "name", None) or Path(str(getattr(loaded, "path", "model"))).name
+        names.append(f"{step} {name}")
+    device = str(getattr(engine, "device", "cpu"))
+    return (
+        f"{', '.join(names) or 'no model'} on {device}, {torch.get_num_threads()} CPU threads, "
+        f"{getattr(engine, 'precision', 'fp32')}"
+    )
 
 
 def clear_model_cache() -> None:
@@ -144,18 +199,28 @@ def _output(inp: _Input, pixels: np.ndarray) -> Any:
 
 
 def _deblur_pixels(
-    pixels: np.ndarray, model: Any, passes: int, engine: Any, tile: int | str, gray_model: Any = None
+    pixels: np.ndarray,
+    model: Any,
+    passes: int,
+    engine: Any,
+    tile: int | str,
+    gray_model: Any = None,
+    on_tile: Any = None,
 ) -> np.ndarray:
     if passes < 1:
         raise UsageError(f"passes must be at least 1, got {passes}")
     gray = pixels.shape[2] == 1
-    if _is_loaded(model):
+    if gray and gray_model is not None:  # a gray default, given beside the (RGB) default model
+        loaded = gray_model
+    elif _is_loaded(model):
         loaded = model
     elif model is None and gray:
-        loaded = gray_model if gray_model is not None else resolve_model(None, "deblur-gray", engine)
+        loaded = resolve_model(None, "deblur-gray", engine)
     else:
         loaded = resolve_model(model, "deblur", engine)
-    return engine.run_deblur(loaded, pixels, tile=tile, passes=passes)
+    if on_tile is None:
+        return engine.run_deblur(loaded, pixels, tile=tile, passes=passes)
+    return engine.run_deblur(loaded, pixels, tile=tile, passes=passes, on_tile=on_tile)
 
 
 def _colorize_pixels(pixels: np.ndarray, model: Any, engine: Any) -> np.ndarray:
@@ -164,19 +229,29 @@ def _colorize_pixels(pixels: np.ndarray, model: Any, engine: Any) -> np.ndarray:
 
 
 def deblur(
-    image: Any, model: Any = None, passes: int = 1, engine: Any = None, tile: int | str = "auto"
+    image: Any,
+    model: Any = None,
+    passes: int = 1,
+    engine: Any = None,
+    tile: int | str = "auto",
+    on_tile: Any = None,
 ) -> Any:
     """Remove motion blur, ``passes`` times; returns the same kind of object, same size, alpha kept.
 
     A gray image stays gray; with no ``model`` it uses the gray default when one exists.
+    ``on_tile(done, total)`` is called as tiles finish (for progress on large images).
     """
     engine = engine or default_engine()
     inp = _to_input(image)
-    return _output(inp, _deblur_pixels(inp.pixels, model, passes, engine, tile))
+    return _output(inp, _deblur_pixels(inp.pixels, model, passes, engine, tile, on_tile=on_tile))
 
 
 def colorize(image: Any, model: Any = None, engine: Any = None) -> Any:
-    """Add colour; the output is RGB (RGBA with the original alpha) with the input's lightness kept."""
+    """Add colour; the output is RGB (RGBA with the original alpha) with the input's lightness kept.
+
+    This always runs the model, colour input included (the caller asked for it); to leave colour photos
+    alone, use ``Pipeline(only="colorize")``, as ``restore colorize`` does.
+    """
     engine = engine or default_engine()
     inp = _to_input(image)
     return _output(inp, _colorize_pixels(inp.pixels, model, engine))
@@ -196,11 +271,25 @@ def _blur_score(pixels: np.ndarray) -> float:
     return float(io.blur_score(pixels))
 
 
+@dataclasses.dataclass
+class Restored:
+    """What :meth:`Pipeline.run` gives back: the image (same kind as the input) and the steps that ran."""
+
+    image: Any
+    steps: list[str]
+    """``"deblur"`` and/or ``"colorize"`` in the order they ran, or ``["unchanged"]``."""
+    facts: dict[str, Any] | None = None
+    """What the decision was based on (gray, blur score) when it was measured, else None."""
+
+
 class Pipeline:
     """Deblur and colorize in a chosen order, or decide per image (``order="auto"``).
 
-    Models are resolved on first use, so a pipeline that never needs a step never loads its weights.
-    ``tile`` (default ``"auto"``) is passed to the engine for deblurring.
+    ``only="deblur"`` or ``only="colorize"`` makes a one-step pipeline (what ``restore deblur`` and
+    ``restore colorize`` run). The colorize step skips colour images unless ``recolor``; ``auto`` also skips
+    deblurring of images the blur detector finds sharp. Models are resolved on first use, so a pipeline that
+    never needs a step never loads its weights. ``tile`` (default ``"auto"``) and ``on_tile(done, total)``
+    are passed to the engine for deblurring.
     """
 
     def __init__(
@@ -214,13 +303,19 @@ class Pipeline:
         gray_tolerance: float = DEFAULT_GRAY_TOLERANCE,
         engine: Any = None,
         tile: int | str = "auto",
+        recolor: bool = False,
+        only: str | None = None,
+        on_tile: Any = None,
     ) -> None:
         if order not in ORDERS:
             raise UsageError(f"unknown order {order!r}; use {', '.join(ORDERS)}")
+        if only is not None and only not in STEPS:
+            raise UsageError(f"unknown step {only!r}; use {' or '.join(STEPS)}")
         if passes < 1:
             raise UsageError(f"passes must be at least 1, got {passes}")
-        if blur_threshold < 0 or gray_tolerance < 0:
-            raise UsageError("blur_threshold and gray_tolerance must not be negative")
+        check_blur_threshold(blur_threshold)
+        if gray_tolerance < 0:
+            raise UsageError(f"gray_tolerance must not be negative, got {gray_tolerance}")
         self.order = order
         self.passes = passes
         self.deblur_model = deblur_model
@@ -230,50 +325,53 @@ class Pipeline:
         self.gray_tolerance = float(gray_tolerance)
         self.engine = engine
         self.tile = tile
+        self.recolor = bool(recolor)
+        self.only = only
+        self.on_tile = on_tile
 
     def __repr__(self) -> str:
-        return f"Pipeline(order={self.order!r}, passes={self.passes}, blur_threshold={self.blur_threshold})"
+        return (
+            f"Pipeline(order={self.order!r}, passes={self.passes}, blur_threshold={self.blur_threshold}, "
+            f"recolor={self.recolor}, only={self.only!r})"
+        )
 
-    def _analyse(self, pixels: np.ndarray) -> dict[str, Any]:
-        score = _blur_score(pixels)
-        return {
-            "gray": _is_gray(pixels, self.gray_tolerance),
-            "blur_score": score,
-            "blurry": score < self.blur_threshold,
-        }
+    def _analyse(self, pixels: np.ndarray, blur: bool = True) -> dict[str, Any]:
+        facts: dict[str, Any] = {"gray": _is_gray(pixels, self.gray_tolerance)}
+        if blur:
+            score = _blur_score(pixels)
+            facts.update(blur_score=score, blurry=score >= self.blur_threshold)
+        return facts
 
-    def _steps(self, facts: dict[str, Any] | None) -> list[str]:
-        if self.order == "deblur-first":
-            return ["deblur", "colorize"]
-        if self.order == "colorize-first":
-            return ["colorize", "deblur"]
-        assert facts is not None
-        steps = []
-        if facts["blurry"]:
-            steps.append("deblur")
-        if facts["gray"]:
-            steps.append("colorize")
-        return steps
+    def _needs_blur_facts(self) -> bool:
+        return self.order == "auto" and self.only != "colorize"
+
+    def _steps(self, facts: dict[str, Any]) -> list[str]:
+        """The steps to run, in order, from the image's facts (the only place these rules live)."""
+        colorize = self.recolor or facts["gray"]
+        deblur = facts["blurry"] if self.order == "auto" else True
+        if self.only == "deblur":
+            return ["deblur"] if deblur else []
+        if self.only == "colorize":
+            return ["colorize"] if colorize else []
+        steps = ["colorize", "deblur"] if self.order == "colorize-first" else ["deblur", "colorize"]
+        return [step for step in steps if (deblur if step == "deblur" else colorize)]
 
     def plan(self, image: Any) -> list[str]:
-        """The steps this pipeline would run on ``image``, in order: ``"deblur"`` and/or ``"colorize"``."""
+        """The steps this pipeline would run on ``image``, in order, or ``["unchanged"]``."""
         pixels = _to_input(image).pixels
-        return self._steps(self._analyse(pixels) if self.order == "auto" else None)
+        return self._steps(self._analyse(pixels, blur=self._needs_blur_facts())) or [UNCHANGED]
 
-    def __call__(self, image: Any) -> Any:
-        """Run the planned steps; returns the same kind of object (RGB after colorizing), alpha kept."""
-        engine = self.engine or default_engine()
+    def run(self, image: Any) -> Restored:
+        """Run the planned steps; the image comes back as the same kind of object, alpha kept."""
         inp = _to_input(image)
         pixels = inp.pixels
-        if self.order == "auto":
-            facts = self._analyse(pixels)
-            steps = self._steps(facts)
-            if facts["gray"] and "colorize" in steps and pixels.shape[2] == 3:
-                pixels = pixels.mean(axis=2, keepdims=True, dtype=np.float32)
-        else:
-            steps = self._steps(None)
-            if steps[0] == "deblur" and pixels.shape[2] == 3 and _is_gray(pixels, self.gray_tolerance):
-                pixels = pixels.mean(axis=2, keepdims=True, dtype=np.float32)
+        facts = self._analyse(pixels, blur=self._needs_blur_facts())
+        steps = self._steps(facts)
+        if not steps:
+            return Restored(_output(inp, pixels), [UNCHANGED], facts)
+        engine = self.engine or default_engine()
+        if "colorize" in steps and facts["gray"] and pixels.shape[2] == 3:
+            pixels = pixels.mean(axis=2, keepdims=True, dtype=np.float32)
         for step in steps:
             if step == "deblur":
                 pixels = _deblur_pixels(
@@ -283,10 +381,15 @@ class Pipeline:
                     engine,
                     self.tile,
                     gray_model=self.gray_deblur_model,
+                    on_tile=self.on_tile,
                 )
             else:
                 pixels = _colorize_pixels(pixels, self.colorize_model, engine)
-        return _output(inp, pixels)
+        return Restored(_output(inp, pixels), steps, facts)
+
+    def __call__(self, image: Any) -> Any:
+        """Like :meth:`run`, but only the image."""
+        return self.run(image).image
 
 
 def inspect_image(
@@ -313,7 +416,7 @@ def inspect_image(
         "blur_score": round(facts["blur_score"], 3),
         "blur_threshold": float(blur_threshold),
         "blurry": facts["blurry"],
-        "auto": auto._steps(facts),
+        "auto": auto._steps(facts) or [UNCHANGED],
     }
     path = inp.image.path
     if path is not None:
@@ -324,11 +427,16 @@ def inspect_image(
 __all__ = [
     "DEFAULT_BLUR_THRESHOLD",
     "DEFAULT_GRAY_TOLERANCE",
+    "UNCHANGED",
     "Pipeline",
+    "Restored",
+    "check_blur_threshold",
+    "check_model_name",
     "clear_model_cache",
     "colorize",
     "deblur",
     "default_engine",
     "inspect_image",
     "resolve_model",
+    "run_summary",
 ]

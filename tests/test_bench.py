@@ -289,7 +289,7 @@ def test_cli_runs_synthetic_with_weights(tmp_path: Path, cli_runner, tiny_deblur
     result = cli_runner.invoke(
         _app(),
         ["--dataset", "synthetic", "--limit", "1", "--weights", str(tiny_deblur_weights), "--passes", "1,2",
-         "--device", "cpu", "--tile", "0", "--ssim", "skimage", "--json", str(out),
+         "--device", "cpu", "--tile", "0", "--ssim", "skimage", "--json-out", str(out),
          "--save-outputs", str(tmp_path / "o")],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -299,6 +299,27 @@ def test_cli_runs_synthetic_with_weights(tmp_path: Path, cli_runner, tiny_deblur
     assert records[2]["macs_per_mp"] == pytest.approx(2 * records[1]["macs_per_mp"])
     assert len(list((tmp_path / "o").rglob("*.png"))) == 2
     assert "PSNR" in result.stdout
+
+
+def test_table_fits_a_narrow_terminal() -> None:
+    from rich.console import Console
+
+    records = [
+        {"row": "baseline (input)", "dataset": "synthetic", "task": "deblur", "device": "cpu",
+         "precision": "fp32", "images": 3, "psnr": 20.1, "ssim": 0.61, "mse": 12.5, "mae": 3.2,
+         "sharpness": 120.0,
+         "ms_per_image": 1.0, "ms_per_mp": 10.0, "images_per_s": 1000.0, "peak_memory_mb": 10.0},
+        {"row": "nafnet-w16-deblur x2", "dataset": "synthetic", "task": "deblur", "device": "cpu",
+         "precision": "fp32", "images": 3, "psnr": 21.3, "ssim": 0.65, "mse": 10.1, "mae": 2.9,
+         "sharpness": 150.0, "ms_per_image": 1234.5, "ms_per_mp": 4567.8, "images_per_s": 0.81,
+         "peak_memory_mb": 1234.0, "params": 1_234_567, "macs_per_mp": 12_000_000_000},
+    ]  # fmt: skip
+    console = Console(width=80, record=True, soft_wrap=False)
+    console.print(report.rich_table(records, width=80))
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "PSNR dB" in text and "SSIM" in text and "ms/MP" in text and "PS…" not in text
+    assert "more columns" in text
 
 
 def test_cli_missing_dataset_is_usage_error(tmp_path: Path, cli_runner) -> None:
@@ -315,10 +336,13 @@ def test_cli_pipeline_orders_with_both_models(
         _app(),
         ["--task", "pipeline", "--limit", "1", "--weights", str(tiny_deblur_weights), "--weights",
          str(tiny_colorize_weights), "--order", "deblur-first,colorize-first", "--device", "cpu",
-         "--tile", "0", "--json", str(out)],
+         "--tile", "0", "--json-out", str(out), "--json", "--threads", "1"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     records = json.loads(out.read_text())["records"]
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [r["row"] for r in lines] == [r["row"] for r in records]  # --json: one record per line on stdout
+    assert "PSNR" not in result.stdout  # no table with --json
     assert [r["order"] for r in records] == [None, "deblur-first", "colorize-first"]
     assert records[0]["colorfulness"] == pytest.approx(0.0)  # the baseline is the blurred gray input
     assert all(r["ab_error"] is not None and r["psnr"] is not None for r in records)

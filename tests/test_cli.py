@@ -497,13 +497,14 @@ def test_default_and_named_weights(
     from restore_cli.weights import add_user_weights, save_weights
 
     used: dict[int, int] = {}
-    real_deblur = tasks.deblur
+    real_deblur = tasks._deblur_pixels
 
-    def spy(image, model=None, **kwargs):
-        used[image.pixels.shape[-1]] = model.in_channels
-        return real_deblur(image, model=model, **kwargs)
+    def spy(pixels, model, *args, gray_model=None, **kwargs):
+        chosen = gray_model if gray_model is not None and pixels.shape[-1] == 1 else model
+        used[pixels.shape[-1]] = chosen.in_channels
+        return real_deblur(pixels, model, *args, gray_model=gray_model, **kwargs)
 
-    monkeypatch.setattr(tasks, "deblur", spy)
+    monkeypatch.setattr(tasks, "_deblur_pixels", spy)
 
     add_user_weights(tiny_deblur_weights, "tiny-rgb", default_for=["deblur"])
     gray_hyper = {"in_channels": 1, "width": 4, "enc_blocks": [1], "middle_blocks": 1, "dec_blocks": [1]}
@@ -521,5 +522,5 @@ def test_default_and_named_weights(
     named = invoke(cli_runner, "deblur", colour, "--model", "tiny-rgb", "--suffix", "_named")
     assert named.exit_code == 0, stderr_of(named)
     unknown = invoke(cli_runner, "deblur", colour, "--model", "no-such-model", "--suffix", "_x")
-    assert unknown.exit_code == 1
+    assert unknown.exit_code == 2  # a usage error, found before anything loads
     assert len(errors_in(stderr_of(unknown))) == 1 and "no-such-model" in stderr_of(unknown)

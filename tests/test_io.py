@@ -551,16 +551,35 @@ def test_is_gray() -> None:
     assert not rio.is_gray(factory.make_scene(4, 4))
 
 
-def test_blur_score_drops_when_blurred() -> None:
+def test_blur_score_tells_blurred_from_sharp() -> None:
     import cv2
 
-    scene = factory.make_scene(64, 64, seed=2)
-    blurred = cv2.GaussianBlur(scene, (9, 9), 3)
+    from restore_cli.data import synth
+
+    scene = factory.make_scene(96, 128, seed=2)
     sharp_score = rio.blur_score(scene.astype(np.float32) / 255)
-    assert sharp_score == pytest.approx(rio.blur_score(scene), rel=1e-6)
-    assert rio.blur_score(blurred) < sharp_score / 4
-    assert rio.blur_score(np.full((8, 8, 3), 0.5, np.float32)) == 0.0
-    assert rio.blur_score(scene[..., :1].astype(np.float32) / 255) > 0
+    assert sharp_score == pytest.approx(rio.blur_score(scene), abs=1e-6)  # uint8 and float alike
+    assert sharp_score < 0.5
+    assert rio.blur_score(scene[..., :1]) < 0.5  # one channel works too
+    assert rio.blur_score(cv2.GaussianBlur(scene, (0, 0), 3)) >= 0.5  # defocus
+    kernel = synth.motion_kernel(np.random.default_rng(0), 31, length=20)
+    shaken = synth.blur_linear(scene.astype(np.float32) / 255, kernel)
+    assert rio.blur_score(shaken) >= 0.5  # camera shake
+    half = cv2.resize(scene, (64, 48), interpolation=cv2.INTER_AREA)
+    assert rio.blur_score(half) < 0.5  # a smaller sharp photo is still sharp
+
+
+def test_blur_score_calls_images_without_edges_sharp() -> None:
+    ramp = np.tile(np.linspace(0, 1, 200, dtype=np.float32), (150, 1))
+    flat = np.full((16, 16, 3), 0.5, np.float32)
+    rng = np.random.default_rng(0)
+    grain = np.clip(0.5 + rng.normal(0, 0.01, (120, 160)), 0, 1).astype(np.float32)
+    for pixels in (flat, ramp, grain, np.zeros((1, 1, 3), np.float32)):
+        assert rio.blur_score(pixels) == 0.0
+    boxes = np.full((120, 160, 3), 0.9, np.float32)
+    boxes[20:60, 30:90] = 0.1
+    boxes[70:110, 100:150] = (0.8, 0.1, 0.1)
+    assert rio.blur_score(boxes) < 0.5
 
 
 def test_describe(tmp_path: Path) -> None:

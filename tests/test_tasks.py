@@ -85,6 +85,21 @@ def smooth_rgb(h: int = 24, w: int = 32) -> np.ndarray:
     return img
 
 
+def blurry_rgb(h: int = 96, w: int = 128) -> np.ndarray:
+    """A photo-like scene, defocused (Gaussian sigma 3): the blur detector calls it blurry."""
+    import cv2
+
+    from tests.imagefactory import make_scene
+
+    return cv2.GaussianBlur(make_scene(h, w, seed=2), (0, 0), 3).astype(np.float32) / 255
+
+
+def sharp_scene(h: int = 48, w: int = 64) -> np.ndarray:
+    from tests.imagefactory import make_scene
+
+    return make_scene(h, w, seed=2)
+
+
 def test_deblur_numpy_uint8_keeps_kind_and_shape(engine):
     image = sharp_rgb()
     out = tasks.deblur(image, model=DARKEN, engine=engine)
@@ -183,24 +198,77 @@ def test_io_image_colorized_becomes_rgb_mode(engine):
 @pytest.mark.parametrize(
     ("make", "expected"),
     [
-        (lambda: sharp_rgb(), []),
-        (lambda: smooth_rgb(), ["deblur"]),
-        (lambda: np.repeat(sharp_rgb()[..., :1], 3, 2), ["colorize"]),
-        (lambda: np.repeat(smooth_rgb()[..., :1], 3, 2), ["deblur", "colorize"]),
-        (lambda: smooth_rgb()[..., 0], ["deblur", "colorize"]),
+        (lambda: sharp_rgb(), ["unchanged"]),
+        (lambda: sharp_scene(), ["unchanged"]),
+        (lambda: smooth_rgb(), ["unchanged"]),  # a smooth gradient has no edges to sharpen
+        (lambda: blurry_rgb(), ["deblur"]),
+        (lambda: np.repeat(sharp_scene()[..., :1], 3, 2), ["colorize"]),
+        (lambda: np.repeat(blurry_rgb()[..., :1], 3, 2), ["deblur", "colorize"]),
+        (lambda: blurry_rgb()[..., 0], ["deblur", "colorize"]),
     ],
 )
 def test_auto_plan(make, expected):
     assert tasks.Pipeline(order="auto").plan(make()) == expected
 
 
+def test_colour_images_are_never_recoloured_unasked():
+    colour = sharp_scene()
+    gray = np.repeat(colour[..., :1], 3, 2)
+    for order in ("deblur-first", "colorize-first"):
+        assert tasks.Pipeline(order).plan(colour) == ["deblur"]
+        assert tasks.Pipeline(order, recolor=True).plan(colour) == (
+            ["deblur", "colorize"] if order == "deblur-first" else ["colorize", "deblur"]
+        )
+    assert tasks.Pipeline(only="colorize").plan(colour) == ["unchanged"]
+    assert tasks.Pipeline(only="colorize").plan(gray) == ["colorize"]
+    assert tasks.Pipeline(only="colorize", recolor=True).plan(colour) == ["colorize"]
+    assert tasks.Pipeline(only="deblur").plan(colour) == ["deblur"]
+
+
+def test_run_reports_steps_and_leaves_unchanged_images_alone():
+    spy = SpyEngine()
+    colour = sharp_scene()
+    done = tasks.Pipeline(only="colorize", colorize_model=COLOR, engine=spy).run(colour)
+    assert done.steps == ["unchanged"] and spy.calls == []
+    np.testing.assert_array_equal(done.image, colour)
+    gray = np.repeat(colour[..., :1], 3, 2)
+    done = tasks.Pipeline("deblur-first", deblur_model=DARKEN, colorize_model=COLOR, engine=spy).run(gray)
+    assert done.steps == ["deblur", "colorize"] and [c[0] for c in spy.calls] == ["deblur", "colorize"]
+    spy.calls.clear()
+    done = tasks.Pipeline("deblur-first", deblur_model=DARKEN, colorize_model=COLOR, engine=spy).run(colour)
+    assert done.steps == ["deblur"] and [c[0] for c in spy.calls] == ["deblur"]
+
+
+def test_on_tile_counts_every_tile_over_passes(engine):
+    seen: list[tuple[int, int]] = []
+    pixels = smooth_rgb(40, 40)
+    tasks.deblur(
+        pixels, model=DARKEN, engine=engine, tile=16, passes=2, on_tile=lambda d, t: seen.append((d, t))
+    )
+    total = seen[-1][1]
+    assert seen[-1] == (total, total) and total % 2 == 0 and total >= 8
+    assert [d for d, _ in seen] == list(range(1, total + 1))
+
+
+def test_run_summary_names_models_device_threads_precision(engine):
+    line = tasks.run_summary(engine, {"deblur": DARKEN, "colorize": None})
+    assert "deblur fake" in line and "cpu" in line and "threads" in line and "fp32" in line
+
+
+def test_blur_threshold_is_a_score_between_0_and_1():
+    with pytest.raises(UsageError):
+        tasks.Pipeline(order="auto", blur_threshold=100)
+    assert tasks.Pipeline(order="auto", blur_threshold=0.0).plan(sharp_scene()) == ["deblur"]
+    assert tasks.Pipeline(order="auto", blur_threshold=1.0).plan(sharp_scene()) == ["unchanged"]
+
+
 def test_auto_plan_threshold_and_tolerance_overrides():
     sharp = sharp_rgb()
-    assert tasks.Pipeline(order="auto", blur_threshold=1e9).plan(sharp) == ["deblur"]
+    assert tasks.Pipeline(order="auto", blur_threshold=0.0).plan(sharp) == ["deblur"]
     nearly_gray = np.repeat(sharp[..., :1], 3, 2).astype(np.int16)
     nearly_gray[..., 2] += 4  # 4/255 apart: colour under the default tolerance, gray with a looser one
     nearly_gray = nearly_gray.clip(0, 255).astype(np.uint8)
-    assert tasks.Pipeline(order="auto").plan(nearly_gray) == []
+    assert tasks.Pipeline(order="auto").plan(nearly_gray) == ["unchanged"]
     assert tasks.Pipeline(order="auto", gray_tolerance=5 / 255).plan(nearly_gray) == ["colorize"]
 
 
@@ -219,7 +287,7 @@ def test_explicit_orders_run_both_steps_in_order():
 
 
 def test_pipeline_passes_match_repeated_deblur(engine):
-    image = smooth_rgb()
+    image = blurry_rgb()
     pipe = tasks.Pipeline("auto", passes=2, deblur_model=DARKEN, colorize_model=COLOR, engine=engine)
     out = pipe(image)
     np.testing.assert_allclose(out, image * 0.64, atol=1e-5)
@@ -244,7 +312,7 @@ def test_pipeline_uses_gray_model_for_gray_images():
 
     spy.run_deblur = record
     pipe = tasks.Pipeline("auto", colorize_model=COLOR, gray_deblur_model=halve, engine=spy)
-    pipe(smooth_rgb()[..., 0])
+    pipe(blurry_rgb()[..., 0])
     assert used == ["gray"]
 
 
@@ -269,13 +337,13 @@ def test_bad_arguments():
 
 
 def test_inspect_image_is_json_ready():
-    info = tasks.inspect_image(np.repeat(smooth_rgb()[..., :1], 3, 2))
+    info = tasks.inspect_image(np.repeat(blurry_rgb()[..., :1], 3, 2))
     json.dumps(info)
-    assert info["size"] == [32, 24] and info["gray"] is True and info["blurry"] is True
+    assert info["size"] == [128, 96] and info["gray"] is True and info["blurry"] is True
     assert info["auto"] == ["deblur", "colorize"] and info["bit_depth"] == 8 and info["channels"] == 3
-    sharp = tasks.inspect_image(PILImage.fromarray(sharp_rgb()), blur_threshold=0.0)
-    assert sharp["gray"] is False and sharp["auto"] == [] and sharp["mode"] == "RGB"
-    assert sharp["blur_score"] > 100
+    sharp = tasks.inspect_image(PILImage.fromarray(sharp_scene()))
+    assert sharp["gray"] is False and sharp["auto"] == ["unchanged"] and sharp["mode"] == "RGB"
+    assert sharp["blur_score"] < 0.5 < info["blur_score"] and sharp["blurry"] is False
 
 
 def test_public_api_reexports():

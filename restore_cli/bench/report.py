@@ -33,7 +33,7 @@ COLUMNS = (
     ("ms_per_image", "ms/img", "{:.1f}"),
     ("ms_per_mp", "ms/MP", "{:.1f}"),
     ("images_per_s", "img/s", "{:.2f}"),
-    ("peak_memory_mb", "peak MB", "{:.0f}"),
+    ("peak_memory_mb", "peak MiB", "{:.0f}"),  # the key says mb; the value is MiB (2**20 bytes)
     ("params", "params", "{:,}"),
     ("macs_per_mp", "GMAC/MP", "{}"),
 )
@@ -69,12 +69,40 @@ def _title(records: Sequence[dict[str, Any]]) -> str:
     return "restore bench: " + ", ".join(parts)
 
 
-def rich_table(records: Sequence[dict[str, Any]]):
-    """A rich Table of the records (one row each)."""
+# Which columns stay when the table must fit a narrow terminal, most wanted first.
+PRIORITY = (
+    "row", "psnr", "ssim", "ab_error", "colorfulness_gap", "ms_per_mp", "peak_memory_mb", "ms_per_image",
+    "images", "images_per_s", "params", "macs_per_mp", "mse", "mae", "colorfulness", "sharpness",
+)  # fmt: skip
+
+
+def _fitting(records: Sequence[dict[str, Any]], width: int) -> list[tuple[str, str, str]]:
+    """The columns, in table order, that fit in ``width`` characters, taken in PRIORITY order."""
+    columns = _columns(records)
+    needed = {
+        key: 3 + max([len(title)] + [len(_cell(key, fmt, r.get(key))) for r in records])
+        for key, title, fmt in columns
+    }
+    chosen: set[str] = set()
+    used = 1  # the table's right border
+    for key in PRIORITY:
+        if key in needed and (used + needed[key] <= width or not chosen):
+            chosen.add(key)
+            used += needed[key]
+    return [c for c in columns if c[0] in chosen]
+
+
+def rich_table(records: Sequence[dict[str, Any]], width: int | None = None):
+    """A rich Table of the records (one row each); with ``width``, only the columns that fit (by PRIORITY)
+    and a caption saying where the others are."""
     from rich.table import Table
 
-    table = Table(title=_title(records))
     columns = _columns(records)
+    shown = columns if width is None else _fitting(records, width)
+    left_out = len(columns) - len(shown)
+    caption = f"{left_out} more columns: widen the terminal, or use --json / --csv" if left_out else None
+    table = Table(title=_title(records), caption=caption)
+    columns = shown
     for key, title, _ in columns:
         table.add_column(title, justify="left" if key == "row" else "right")
     for record in records:

@@ -548,6 +548,7 @@ def load_bench_models(
     device: str = "cpu",
     precision: str = "fp32",
     tile: str = "auto",
+    threads: int | None = None,
 ) -> tuple[list[BenchModel], list[str], str]:
     """Load models by manifest name or weights path, wrapped for the benchmark.
 
@@ -558,7 +559,7 @@ def load_bench_models(
     from restore_cli.engine import Engine
     from restore_cli.weights import load_model
 
-    engine = Engine(device=device, precision=precision)
+    engine = Engine(device=device, precision=precision, threads=threads)
     resolved = str(engine.device)
     warnings: list[str] = []
     models: list[BenchModel] = []

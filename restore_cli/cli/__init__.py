@@ -70,6 +70,14 @@ def interrupt_exit_code() -> int:
 class RestoreGroup(TyperGroup):
     """Root group: maps RestoreError, Ctrl-C/SIGTERM and unexpected errors to an exit code and one line."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        common.tidy_help(self)  # every subcommand's help: FILE, N, TEXT... instead of Python types
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        common.tidy_help(self)  # again: typer adds the completion options after __init__
+        super().format_help(ctx, formatter)
+
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)

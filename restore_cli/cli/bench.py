@@ -68,8 +68,25 @@ def bench(
     blur_gamma: Annotated[
         bool, typer.Option("--blur-gamma", help="GoPro: use blur_gamma/ instead of blur/.")
     ] = False,
-    json_file: Annotated[Path | None, typer.Option("--json", help="Write the records as JSON.")] = None,
-    csv_file: Annotated[Path | None, typer.Option("--csv", help="Write the records as CSV.")] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="One JSON record per row on stdout instead of the table.")
+    ] = False,
+    json_file: Annotated[
+        Path | None,
+        typer.Option("--json-out", help="Also write the records as a JSON file.", metavar="FILE"),
+    ] = None,
+    csv_file: Annotated[
+        Path | None, typer.Option("--csv", help="Also write the records as CSV.", metavar="FILE")
+    ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            "--threads",
+            help="CPU threads for the models (default: RESTORE_THREADS if set, else the engine's choice).",
+            metavar="N",
+            show_default=False,
+        ),
+    ] = None,
     report: Annotated[
         Path | None, typer.Option("--report", help="Write report.md, contact sheets and a chart here.")
     ] = None,
@@ -100,6 +117,8 @@ def bench(
             order=order,
             ssim=ssim.value,
             blur_gamma=blur_gamma,
+            json_output=json_output,
+            threads=threads,
             json_file=json_file,
             csv_file=csv_file,
             report=report,
@@ -115,7 +134,7 @@ def bench(
 
 
 def _bench(err, *, dataset, task, root, refs, limit, device, precision, tile, passes, order, ssim, blur_gamma,
-           json_file, csv_file, report, save_outputs) -> None:  # fmt: skip
+           json_output, threads, json_file, csv_file, report, save_outputs) -> None:  # fmt: skip
     """Check options, open the dataset (both before any model loads), run, and print/write results."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -129,12 +148,15 @@ def _bench(err, *, dataset, task, root, refs, limit, device, precision, tile, pa
         parse_orders,
         run_benchmark,
     )
+    from restore_cli.errors import UsageError
 
+    if threads is not None and threads < 1:
+        raise UsageError(f"--threads {threads} must be at least 1")
     pass_list = parse_int_list(passes, "passes")
     orders = parse_orders(order)
     data = open_dataset(dataset, root=root, task=task, blur_gamma=blur_gamma).limited(limit)
     models, warnings, resolved = load_bench_models(
-        refs, task=task, device=device, precision=precision, tile=tile
+        refs, task=task, device=device, precision=precision, tile=tile, threads=threads
     )
     data.warnings = list(data.warnings) + warnings
     rows = build_rows(task, models, pass_list, orders)
@@ -160,10 +182,19 @@ def _bench(err, *, dataset, task, root, refs, limit, device, precision, tile, pa
             save_outputs=save_outputs,
             progress=lambda done, total, name: progress.update(job, completed=done),
         )
-    out = Console(soft_wrap=True)
-    if not out.is_terminal:  # piped or captured: do not squeeze the table into 80 columns
-        out = Console(soft_wrap=True, width=200)
-    out.print(reporting.rich_table(result.records))
+    if json_output:
+        import json
+        import sys
+
+        for record in result.records:
+            clean = {k: reporting._json_value(record.get(k)) for k in reporting.RECORD_KEYS}
+            sys.stdout.write(json.dumps(clean) + "\n")
+    else:
+        out = Console(soft_wrap=True)
+        if out.is_terminal:  # fit the terminal: the most wanted columns, the rest named in a caption
+            out.print(reporting.rich_table(result.records, width=out.width))
+        else:  # piped or captured: every column
+            Console(soft_wrap=True, width=400).print(reporting.rich_table(result.records))
     for warning in result.warnings[len(data.warnings) :]:
         err.print(f"[yellow]warning:[/yellow] {warning}")
     if json_file is not None:

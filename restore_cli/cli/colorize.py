@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -14,15 +14,21 @@ def colorize(
     recursive: common.Recursive = False,
     output: common.Output = None,
     suffix: Annotated[
-        str, typer.Option("--suffix", help="Added to the output file name.", rich_help_panel=common._IN)
+        str,
+        typer.Option(
+            "--suffix", help="Added to the output file name.", rich_help_panel=common._IN, metavar="TEXT"
+        ),
     ] = "_colorized",
     fmt: common.Format = common.OutputFormat.png,
+    quality: common.Quality = 95,
     overwrite: common.Overwrite = False,
     skip_existing: common.SkipExisting = False,
     model: common.ModelName = None,
     weights: common.WeightsFile = None,
+    recolor: common.Recolor = False,
     device: common.Device = "auto",
     precision: common.PrecisionOpt = common.Precision.fp32,
+    threads: common.Threads = None,
     max_pixels: common.MaxPixels = None,
     max_side: common.MaxSide = None,
     frame: common.Frame = None,
@@ -31,21 +37,19 @@ def colorize(
     quiet: common.Quiet = False,
     debug: common.Debug = False,
 ) -> None:
-    """Colorize gray photos: [dim]restore colorize old.jpg -o out/[/dim] -> out/old_colorized.png."""
+    """Colorize gray photos (colour ones are left alone): [dim]restore colorize old.jpg -o out/[/dim]."""
     common.set_debug(debug)
     ref = common.check_model_choice(model, weights)
     device = common.check_device(device)
+    common.check_threads(threads)
 
-    def build_process():
-        from restore_cli.tasks import colorize as colorize_image
+    def build_process(on_tile):
+        from restore_cli.tasks import Pipeline, run_summary
 
-        engine = common.make_engine(device, precision)
+        engine = common.make_engine(device, precision, threads)
         loaded = common.load_weights(ref, "colorize", common.engine_device(engine))
-
-        def process(image: Any) -> Any:
-            return colorize_image(image, model=loaded, engine=engine)
-
-        return process
+        pipeline = Pipeline(only="colorize", colorize_model=loaded, engine=engine, recolor=recolor)
+        return pipeline.run, run_summary(engine, {"colorize": loaded})
 
     common.run_images(
         label="colorize",
@@ -54,6 +58,7 @@ def colorize(
         output=output,
         suffix=suffix,
         fmt=fmt,
+        quality=quality,
         overwrite=overwrite,
         skip_existing=skip_existing,
         max_pixels=max_pixels,

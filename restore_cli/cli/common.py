@@ -107,7 +107,11 @@ _REPORT = "Reporting"
 
 Inputs = Annotated[
     list[str],
-    typer.Argument(help="Image files, folders or globs (quote globs: 'scans/*.jpg').", show_default=False),
+    typer.Argument(
+        help="Image files, folders or globs (quote globs: 'scans/*.jpg'); - reads one image from stdin.",
+        show_default=False,
+        metavar="IMAGES...",
+    ),
 ]
 Recursive = Annotated[
     bool, typer.Option("--recursive", "-r", help="Also look into subfolders.", rich_help_panel=_IN)
@@ -117,9 +121,11 @@ Output = Annotated[
     typer.Option(
         "--output",
         "-o",
-        help="Output file (one input) or folder (several; a tree is mirrored). Default: beside the input.",
+        help="Output file (one input) or folder (several; a tree is mirrored); - is stdout. "
+        "Default: beside the input.",
         rich_help_panel=_IN,
         show_default=False,
+        metavar="PATH",
     ),
 ]
 Format = Annotated[
@@ -142,6 +148,12 @@ SkipExisting = Annotated[
         rich_help_panel=_IN,
     ),
 ]
+Quality = Annotated[
+    int,
+    typer.Option(
+        "--quality", help="JPEG and WebP quality, 1-100 (other formats are lossless).", rich_help_panel=_IN
+    ),
+]
 StripMetadata = Annotated[
     bool,
     typer.Option("--strip-metadata", help="Do not copy EXIF metadata to the output.", rich_help_panel=_IN),
@@ -149,15 +161,34 @@ StripMetadata = Annotated[
 ModelName = Annotated[
     str | None,
     typer.Option(
-        "--model", "-m", help="Weights by name (see 'restore weights list').", rich_help_panel=_MODEL
+        "--model",
+        "-m",
+        help="Weights by name (see 'restore weights list').",
+        rich_help_panel=_MODEL,
+        metavar="NAME",
     ),
 ]
 WeightsFile = Annotated[
     Path | None,
-    typer.Option("--weights", "-w", help="A .safetensors weights file.", rich_help_panel=_MODEL),
+    typer.Option(
+        "--weights", "-w", help="A .safetensors weights file.", rich_help_panel=_MODEL, metavar="FILE"
+    ),
 ]
 Device = Annotated[
-    str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.", rich_help_panel=_MODEL)
+    str,
+    typer.Option(
+        "--device", help="auto, cpu, cuda, cuda:N or mps.", rich_help_panel=_MODEL, metavar="DEVICE"
+    ),
+]
+Threads = Annotated[
+    int | None,
+    typer.Option(
+        "--threads",
+        help="CPU threads for the model (default: RESTORE_THREADS if set, else the engine's choice).",
+        rich_help_panel=_MODEL,
+        show_default=False,
+        metavar="N",
+    ),
 ]
 PrecisionOpt = Annotated[
     Precision, typer.Option("--precision", help="Arithmetic precision on the device.", rich_help_panel=_MODEL)
@@ -168,17 +199,30 @@ Tile = Annotated[
         "--tile",
         help="Tile size in pixels: auto (from free memory), 0 (whole image) or N.",
         rich_help_panel=_MODEL,
+        metavar="auto|0|N",
     ),
 ]
+MAX_PASSES = 16
 Passes = Annotated[
     int,
-    typer.Option("--passes", min=1, max=16, help="Apply the deblur model N times.", rich_help_panel=_MODEL),
+    typer.Option(
+        "--passes", help="Apply the deblur model N times (1-16).", rich_help_panel=_MODEL, metavar="N"
+    ),
+]
+Recolor = Annotated[
+    bool,
+    typer.Option(
+        "--recolor",
+        help="Colorize colour photos too (by default only gray photos are colorized).",
+        rich_help_panel=_MODEL,
+    ),
 ]
 MaxPixels = Annotated[
     int | None,
     typer.Option(
         "--max-pixels",
         min=1,
+        metavar="N",
         help="Refuse larger images (default: Pillow's bomb limit, 89,478,485 pixels).",
         rich_help_panel=_LIMITS,
         show_default=False,
@@ -189,6 +233,7 @@ MaxSide = Annotated[
     typer.Option(
         "--max-side",
         min=1,
+        metavar="N",
         help="Refuse images with a longer side (default: 32768).",
         rich_help_panel=_LIMITS,
         show_default=False,
@@ -199,6 +244,7 @@ Frame = Annotated[
     typer.Option(
         "--frame",
         min=0,
+        metavar="N",
         help="Frame to use from an animated or multi-frame image (refused otherwise).",
         rich_help_panel=_LIMITS,
         show_default=False,
@@ -208,7 +254,10 @@ JsonOut = Annotated[
     bool, typer.Option("--json", help="One JSON record per image on stdout.", rich_help_panel=_REPORT)
 ]
 Quiet = Annotated[
-    bool, typer.Option("--quiet", "-q", help="No results or progress; errors only.", rich_help_panel=_REPORT)
+    bool,
+    typer.Option(
+        "--quiet", "-q", help="No start line, results or progress; errors only.", rich_help_panel=_REPORT
+    ),
 ]
 Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.", rich_help_panel=_REPORT)]
 
@@ -244,6 +293,7 @@ def check_model_choice(model: str | None, weights: Path | None, option: str = "-
     """The weights reference to load: a named model, a checked .safetensors path, or None (the default)."""
     if model and weights:
         raise UsageError(f"give either --model or {option}, not both")
+    check_model_name(model)
     if weights is not None:
         if not weights.exists():
             raise UsageError("weights file not found; check the path given to " + option, weights)
@@ -256,6 +306,31 @@ def check_model_choice(model: str | None, weights: Path | None, option: str = "-
             )
         return str(weights)
     return model
+
+
+def check_passes(passes: int) -> int:
+    if not 1 <= passes <= MAX_PASSES:
+        raise UsageError(f"--passes {passes} is out of range; use 1 to {MAX_PASSES}")
+    return passes
+
+
+def check_threads(threads: int | None) -> int | None:
+    if threads is not None and threads < 1:
+        raise UsageError(f"--threads {threads} must be at least 1")
+    return threads
+
+
+def check_quality(quality: int) -> int:
+    if not 1 <= quality <= 100:
+        raise UsageError(f"--quality {quality} is out of range; use 1 (smallest file) to 100 (best)")
+    return quality
+
+
+def check_model_name(model: str | None) -> None:
+    """An unknown --model name is a usage error (exit 2), found before anything loads."""
+    from restore_cli.tasks import check_model_name as check
+
+    check(model)
 
 
 def check_write_mode(overwrite: bool, skip_existing: bool) -> None:
@@ -312,9 +387,10 @@ def _failure_line(record: Any) -> str:
 class Reporter:
     """Prints one result line (or JSON record) per image on stdout and failures on stderr, as they happen."""
 
-    def __init__(self, *, json_output: bool, quiet: bool) -> None:
+    def __init__(self, *, json_output: bool, quiet: bool, lines_to_stderr: bool = False) -> None:
         self.json_output = json_output
         self.quiet = quiet
+        self.lines_to_stderr = lines_to_stderr  # stdout carries the image (-o -)
         self.seen: set[int] = set()
 
     def __call__(self, record: Any) -> None:
@@ -333,16 +409,24 @@ class Reporter:
             sys.stdout.write(json.dumps(record_dict(record), ensure_ascii=False, default=str) + "\n")
             sys.stdout.flush()
         elif not self.quiet and status != "failed":
-            src, dst = _field(record, "input", ""), _field(record, "output", "")
-            if status == "skipped":
-                why = _one_line(str(_field(record, "message", "") or "output exists"))
-                line = f"skipped {src} -> {dst} ({why})"
-            else:
-                seconds = _field(record, "seconds")
-                took = f" ({seconds:.2f} s)" if isinstance(seconds, (int, float)) else ""
-                line = f"{src} -> {dst}{took}"
-            sys.stdout.write(line + "\n")
-            sys.stdout.flush()
+            line = result_line(record)
+            stream = sys.stderr if self.lines_to_stderr else sys.stdout
+            stream.write(line + "\n")
+            stream.flush()
+
+
+def result_line(record: Any) -> str:
+    """``in -> out [steps] (1.23 s)``, or ``skipped in (why)`` / ``skipped in -> out (why)``."""
+    src, dst = _field(record, "input", ""), _field(record, "output", None)
+    arrow = f" -> {dst}" if dst else ""
+    if _status(record) == "skipped":
+        why = _one_line(str(_field(record, "message", "") or "output exists"))
+        return f"skipped {src}{arrow} ({why})"
+    steps = _field(record, "steps", None)
+    done = f" [{' + '.join(steps)}]" if steps else ""
+    seconds = _field(record, "seconds")
+    took = f" ({seconds:.2f} s)" if isinstance(seconds, (int, float)) else ""
+    return f"{src}{arrow}{done}{took}"
 
 
 def _print_record_traceback(console: Any, record: Any) -> None:
@@ -382,22 +466,34 @@ def run_images(
     strip_metadata: bool,
     json_output: bool,
     quiet: bool,
-    build_process: Callable[[], Callable[[Any], Any]],
+    build_process: Callable[[Callable[[int, int], None]], tuple[Callable[[Any], Any], str]],
+    quality: int = 95,
 ) -> None:
     """Expand inputs, plan outputs (usage errors first), then load models and run the batch; exits 0, 1 or 2.
 
-    ``build_process`` is called only when at least one image needs processing: it creates the engine and loads
-    the models (so usage errors and fully skipped re-runs never load a model).
+    ``build_process(on_tile)`` is called only when at least one image needs processing: it creates the engine,
+    loads the models and returns the per-image function and the start line (model names, device, threads,
+    precision) printed on stderr unless ``quiet``. So usage errors and fully skipped re-runs never load a
+    model. ``-`` as the input or as ``-o`` goes through :mod:`restore_cli.stream` (one image).
     """
     check_write_mode(overwrite, skip_existing)
+    check_quality(quality)
     if not inputs:
         raise UsageError("no inputs given; pass image files, folders or globs")
-    from restore_cli import batch
+    from restore_cli import batch, stream
 
+    write_kwargs = {"overwrite": overwrite, "keep_metadata": not strip_metadata, "quality": quality}
+    if stream.wants_stream(inputs, output):
+        stream.check_stream(inputs, output, json_output=json_output)
+        assert output is not None
+        _run_stream(
+            inputs[0], output, fmt, skip_existing, read_kwargs(max_pixels, max_side, frame), write_kwargs,
+            json_output, quiet, build_process,
+        )  # fmt: skip
     items = batch.expand_inputs(list(inputs), recursive=recursive)
     if not items:
-        hint = "" if recursive else " (add --recursive to look into subfolders)"
-        raise UsageError(f"no images found in {', '.join(inputs)}{hint}")
+        raise UsageError(batch.no_images_hint(list(inputs), recursive))
+    batch.hint_cp_style(list(inputs), items)
     jobs = batch.plan_outputs(
         items,
         output=output,
@@ -408,22 +504,26 @@ def run_images(
     )
 
     pending = [job for job in jobs if _job_needs_work(job)]
+    progress = _progress(len(jobs), enabled=len(jobs) > 1 and not quiet)
+    tiles = TileProgress(enabled=not quiet, shared=progress)
     process: Callable[[Any], Any]
     if pending:
-        process = build_process()
+        process, line = build_process(tiles)
+        announce(line, quiet)
     else:
 
         def process(image: Any) -> Any:  # never called: every job is skipped or already failed
             raise RestoreError("nothing to do")
 
     reporter = Reporter(json_output=json_output, quiet=quiet)
-    progress = _progress(len(jobs), enabled=len(jobs) > 1 and not quiet)
     started = time.perf_counter()
     interrupted = False
     result = None
     task_id = None
+    tiles.reset()
 
     def on_progress(*args: Any, **kwargs: Any) -> None:
+        tiles.reset()
         record = _record_from_progress(args, kwargs)
         if record is not None:
             reporter(record)
@@ -439,14 +539,49 @@ def run_images(
             process,
             on_progress=on_progress,
             read_kwargs=read_kwargs(max_pixels, max_side, frame),
-            write_kwargs={"overwrite": overwrite, "keep_metadata": not strip_metadata},
+            write_kwargs=write_kwargs,
         )
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        tiles.reset()
         if progress is not None:
             progress.stop()
+    _finish(result, reporter, interrupted, quiet, started)
 
+
+def _run_stream(
+    source: str,
+    output: str,
+    fmt: OutputFormat,
+    skip_existing: bool,
+    reading: dict[str, Any],
+    writing: dict[str, Any],
+    json_output: bool,
+    quiet: bool,
+    build_process: Callable[[Callable[[int, int], None]], tuple[Callable[[Any], Any], str]],
+) -> None:
+    """One image from stdin and/or to stdout (see restore_cli.stream); exits like run_images."""
+    from restore_cli import stream
+
+    tiles = TileProgress(enabled=not quiet)
+    process, line = build_process(tiles)
+    announce(line, quiet)
+    reporter = Reporter(json_output=json_output, quiet=quiet, lines_to_stderr=output == stream.STDIO)
+    started = time.perf_counter()
+    tiles.reset()
+    try:
+        result = stream.run_stream(
+            source, output, process, fmt=fmt.value, read_kwargs=reading, write_kwargs=writing,
+            skip_existing=skip_existing,
+        )  # fmt: skip
+    finally:
+        tiles.reset()
+    _finish(result, reporter, False, quiet, started)
+
+
+def _finish(result: Any, reporter: Reporter, interrupted: bool, quiet: bool, started: float) -> None:
+    """Report every record not yet reported, print the summary line and exit 0, 1 or 130."""
     records = list(_field(result, "records", None) or []) if result is not None else []
     for record in records:  # anything the progress callback did not already report
         reporter(record)
@@ -465,6 +600,108 @@ def run_images(
         report_interrupt()
         raise typer.Exit(130)
     raise typer.Exit(1 if counts["failed"] else 0)
+
+
+def announce(line: str, quiet: bool) -> None:
+    """The start line on stderr: which models, on which device, how many threads, what precision."""
+    if not quiet and line:
+        from rich.markup import escape
+
+        err_console().print(f"[dim]restore: {escape(line)}[/dim]")
+
+
+class TileProgress:
+    """Tiles done / total for one large image, on stderr, shown only once an image has taken over a second.
+
+    Called by the engine as ``on_tile(done, total)``; ``reset()`` marks the start of the next image. With a
+    batch progress bar (``shared``) the tile bar is added to it, else a bar of its own is started.
+    """
+
+    DELAY_S = 1.0
+
+    def __init__(self, *, enabled: bool, shared: Any = None) -> None:
+        self.enabled = enabled
+        self.shared = shared
+        self.own: Any = None
+        self.task: Any = None
+        self.started = time.perf_counter()
+
+    def reset(self) -> None:
+        self._hide()
+        self.started = time.perf_counter()
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.task is None:
+            if done >= total or time.perf_counter() - self.started < self.DELAY_S:
+                return
+            bar = self.shared
+            if bar is None:
+                from restore_cli.progress import progress_bar
+
+                self.own = bar = progress_bar(err_console())
+                bar.start()
+            self.task = bar.add_task("tiles", total=total)
+        bar = self.shared if self.shared is not None else self.own
+        bar.update(self.task, completed=done, total=total)
+        if done >= total:
+            self._hide()
+
+    def _hide(self) -> None:
+        bar = self.shared if self.shared is not None else self.own
+        if self.task is not None and bar is not None:
+            bar.remove_task(self.task)
+        self.task = None
+        if self.own is not None:
+            self.own.stop()
+            self.own = None
+
+
+_PLAIN_TYPES = {
+    "bool": "", "str": "TEXT", "int": "N", "int range": "N", "float": "X", "float range": "X", "path": "PATH",
+}  # fmt: skip
+
+
+def _plain_type(text: str | None) -> str | None:
+    """``<int>`` -> ``N``, ``<list[Path]>`` -> ``PATH...``, ``<a|b>`` -> ``a|b``: shell-style, not Python."""
+    if not text or not (text.startswith("<") and text.endswith(">")):
+        return text
+    inner = text[1:-1]
+    many = inner.startswith("list[") and inner.endswith("]")
+    if many:
+        inner = inner[5:-1]
+    shown = _PLAIN_TYPES.get(inner.lower(), inner.upper() if inner.isidentifier() else inner)
+    return shown + ("..." if many else "")
+
+
+def tidy_help(command: Any) -> None:
+    """Help metavars as a shell user expects (``FILE``, ``N``, ``TEXT``; nothing for flags), on ``command``
+    and every subcommand below it. Typer would print Python types (``<list[str]>``, ``<bool>``)."""
+    for param in getattr(command, "params", []):
+        if getattr(param, "param_type_name", "") == "argument":
+            name = (param.metavar or param.name.upper()).removesuffix("...")
+            param.metavar = name + ("..." if param.nargs != 1 else "")
+            usage = param.metavar if param.required else f"[{param.metavar}]"
+            param._usage_display_name = lambda usage=usage: usage  # IMAGES..., not {inputs}...
+            param.display_type_rich = lambda ctx: None  # the name column already says IMAGES...
+        elif getattr(param, "is_flag", False) or getattr(param, "count", False):
+            param.metavar = ""
+        elif param.metavar is None and hasattr(param, "display_type_rich"):
+            original = param.display_type_rich
+            param.display_type_rich = lambda ctx, original=original: _plain_type(original(ctx))
+    if hasattr(command, "get_help_option"):
+        original_help = command.get_help_option
+
+        def help_option(ctx: Any, original: Any = original_help) -> Any:
+            option = original(ctx)
+            if option is not None:
+                option.metavar = ""  # a flag: no <bool>
+            return option
+
+        command.get_help_option = help_option
+    for sub in (getattr(command, "commands", None) or {}).values():
+        tidy_help(sub)
 
 
 def _job_needs_work(job: Any) -> bool:
@@ -514,11 +751,14 @@ def load_optional_default(task: str, device: str = "cpu") -> Any:
     return loaded
 
 
-def make_engine(device: str, precision: Precision) -> Any:
-    """Resolve device and precision once, before any model loads (UsageError if unavailable)."""
+def make_engine(device: str, precision: Precision, threads: int | None = None) -> Any:
+    """Resolve device, precision and threads once, before any model loads (UsageError if unavailable).
+
+    ``threads`` None leaves the choice (RESTORE_THREADS, or the default) to the engine.
+    """
     from restore_cli.engine import Engine
 
-    return Engine(device=device, precision=precision.value)
+    return Engine(device=device, precision=precision.value, threads=threads)
 
 
 def engine_device(engine: Any) -> str:

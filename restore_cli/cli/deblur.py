@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -14,15 +14,20 @@ def deblur(
     recursive: common.Recursive = False,
     output: common.Output = None,
     suffix: Annotated[
-        str, typer.Option("--suffix", help="Added to the output file name.", rich_help_panel=common._IN)
+        str,
+        typer.Option(
+            "--suffix", help="Added to the output file name.", rich_help_panel=common._IN, metavar="TEXT"
+        ),
     ] = "_deblurred",
     fmt: common.Format = common.OutputFormat.png,
+    quality: common.Quality = 95,
     overwrite: common.Overwrite = False,
     skip_existing: common.SkipExisting = False,
     model: common.ModelName = None,
     weights: common.WeightsFile = None,
     device: common.Device = "auto",
     precision: common.PrecisionOpt = common.Precision.fp32,
+    threads: common.Threads = None,
     tile: common.Tile = "auto",
     passes: common.Passes = 1,
     max_pixels: common.MaxPixels = None,
@@ -38,20 +43,26 @@ def deblur(
     ref = common.check_model_choice(model, weights)
     device = common.check_device(device)
     tile_size = common.parse_tile(tile)
+    common.check_passes(passes)
+    common.check_threads(threads)
 
-    def build_process():
-        from restore_cli.tasks import deblur as deblur_image
+    def build_process(on_tile):
+        from restore_cli.tasks import Pipeline, run_summary
 
-        engine = common.make_engine(device, precision)
+        engine = common.make_engine(device, precision, threads)
         on = common.engine_device(engine)
         loaded = common.load_weights(ref, "deblur", on)
         gray_loaded = common.load_optional_default("deblur-gray", on) if ref is None else None
-
-        def process(image: Any) -> Any:
-            chosen = gray_loaded if gray_loaded is not None and image.pixels.shape[-1] == 1 else loaded
-            return deblur_image(image, model=chosen, passes=passes, engine=engine, tile=tile_size)
-
-        return process
+        pipeline = Pipeline(
+            only="deblur",
+            passes=passes,
+            deblur_model=loaded,
+            gray_deblur_model=gray_loaded,
+            engine=engine,
+            tile=tile_size,
+            on_tile=on_tile,
+        )
+        return pipeline.run, run_summary(engine, {"deblur": loaded})
 
     common.run_images(
         label="deblur",
@@ -60,6 +71,7 @@ def deblur(
         output=output,
         suffix=suffix,
         fmt=fmt,
+        quality=quality,
         overwrite=overwrite,
         skip_existing=skip_existing,
         max_pixels=max_pixels,

@@ -16,14 +16,15 @@ def _row(info: dict[str, Any]) -> str:
     size = info.get("size") or (info.get("width"), info.get("height"))
     if isinstance(size, (list, tuple)) and len(size) == 2:
         size = f"{size[0]}x{size[1]}"
-    plan = info.get("auto") or info.get("plan") or info.get("auto_plan") or []
+    plan = info.get("auto") or []
     if isinstance(plan, (list, tuple)):
-        plan = " + ".join(str(step) for step in plan) or "nothing"
+        plan = " + ".join(str(step) for step in plan) or "unchanged"
     blur = info.get("blur_score")
-    blur_text = f"{blur:.1f}" if isinstance(blur, (int, float)) else str(blur)
+    blur_text = f"{blur:.2f}" if isinstance(blur, (int, float)) else str(blur)
+    verdict = "blurry" if info.get("blurry") else "sharp"
     return (
         f"{info.get('path', '')}: {size}, mode {info.get('mode')}, {info.get('bit_depth')}-bit, "
-        f"{'gray' if info.get('gray') else 'colour'}, blur score {blur_text}, auto: {plan}"
+        f"{'gray' if info.get('gray') else 'colour'}, blur score {blur_text} ({verdict}), auto: {plan}"
     )
 
 
@@ -34,9 +35,9 @@ def inspect(
         float | None,
         typer.Option(
             "--blur-threshold",
-            min=0.0,
-            help="Blur threshold used to predict --order auto (default 100).",
+            help="Blur score at which --order auto deblurs, 0..1 (default 0.5).",
             show_default=False,
+            metavar="0..1",
         ),
     ] = None,
     max_pixels: common.MaxPixels = None,
@@ -50,9 +51,13 @@ def inspect(
     from restore_cli.tasks import inspect_image
 
     common.set_debug(debug)
+    if blur_threshold is not None:
+        from restore_cli.tasks import check_blur_threshold
+
+        check_blur_threshold(blur_threshold)
     items = batch.expand_inputs(list(inputs), recursive=recursive)
     if not items:
-        raise common.UsageError(f"no images found in {', '.join(inputs)}")
+        raise common.UsageError(batch.no_images_hint(list(inputs), recursive))
     failed = 0
     for item in items:
         path = common._field(item, "path", None) or common._field(item, "input", None) or item

@@ -30,16 +30,21 @@ def pipeline(
     recursive: common.Recursive = False,
     output: common.Output = None,
     suffix: Annotated[
-        str, typer.Option("--suffix", help="Added to the output file name.", rich_help_panel=common._IN)
+        str,
+        typer.Option(
+            "--suffix", help="Added to the output file name.", rich_help_panel=common._IN, metavar="TEXT"
+        ),
     ] = "_restored",
     fmt: common.Format = common.OutputFormat.png,
+    quality: common.Quality = 95,
     overwrite: common.Overwrite = False,
     skip_existing: common.SkipExisting = False,
     order: Annotated[
         common.Order,
         typer.Option(
             "--order",
-            help="deblur-first, colorize-first, or auto: colorize only gray images, deblur only blurry ones.",
+            help="deblur-first (deblur, then colorize gray images), colorize-first, or auto: "
+            "deblur only images the blur detector finds blurry.",
             rich_help_panel=_PIPE,
         ),
     ] = common.Order.deblur_first,
@@ -47,31 +52,51 @@ def pipeline(
         float | None,
         typer.Option(
             "--blur-threshold",
-            min=0.0,
-            help="--order auto deblurs images whose variance of the Laplacian is below this (default 100).",
+            help="--order auto deblurs images whose blur score (0 sharp .. 1 blurry, see "
+            "'restore inspect') is at least this (default 0.5).",
             rich_help_panel=_PIPE,
             show_default=False,
+            metavar="0..1",
         ),
     ] = None,
+    recolor: common.Recolor = False,
     passes: common.Passes = 1,
     deblur_model: Annotated[
         str | None,
-        typer.Option("--deblur-model", help="Deblur weights by name.", rich_help_panel=common._MODEL),
+        typer.Option(
+            "--deblur-model", help="Deblur weights by name.", rich_help_panel=common._MODEL, metavar="NAME"
+        ),
     ] = None,
     deblur_weights: Annotated[
         Path | None,
-        typer.Option("--deblur-weights", help="Deblur .safetensors file.", rich_help_panel=common._MODEL),
+        typer.Option(
+            "--deblur-weights",
+            help="Deblur .safetensors file.",
+            rich_help_panel=common._MODEL,
+            metavar="FILE",
+        ),
     ] = None,
     colorize_model: Annotated[
         str | None,
-        typer.Option("--colorize-model", help="Colorize weights by name.", rich_help_panel=common._MODEL),
+        typer.Option(
+            "--colorize-model",
+            help="Colorize weights by name.",
+            rich_help_panel=common._MODEL,
+            metavar="NAME",
+        ),
     ] = None,
     colorize_weights: Annotated[
         Path | None,
-        typer.Option("--colorize-weights", help="Colorize .safetensors file.", rich_help_panel=common._MODEL),
+        typer.Option(
+            "--colorize-weights",
+            help="Colorize .safetensors file.",
+            rich_help_panel=common._MODEL,
+            metavar="FILE",
+        ),
     ] = None,
     device: common.Device = "auto",
     precision: common.PrecisionOpt = common.Precision.fp32,
+    threads: common.Threads = None,
     tile: common.Tile = "auto",
     max_pixels: common.MaxPixels = None,
     max_side: common.MaxSide = None,
@@ -87,11 +112,17 @@ def pipeline(
     colorize_ref = common.check_model_choice(colorize_model, colorize_weights, "--colorize-weights")
     device = common.check_device(device)
     tile_size = common.parse_tile(tile)
+    common.check_passes(passes)
+    common.check_threads(threads)
+    if blur_threshold is not None:
+        from restore_cli.tasks import check_blur_threshold
 
-    def build_process():
-        from restore_cli.tasks import Pipeline
+        check_blur_threshold(blur_threshold)
 
-        engine = common.make_engine(device, precision)
+    def build_process(on_tile):
+        from restore_cli.tasks import Pipeline, run_summary
+
+        engine = common.make_engine(device, precision, threads)
         on = common.engine_device(engine)
         loaded_deblur = _load(deblur_ref, "deblur", on)
         loaded_colorize = _load(colorize_ref, "colorize", on)
@@ -99,7 +130,7 @@ def pipeline(
         options: dict[str, Any] = {}
         if blur_threshold is not None:
             options["blur_threshold"] = blur_threshold
-        return Pipeline(
+        pipeline = Pipeline(
             order=order.value,
             passes=passes,
             deblur_model=loaded_deblur,
@@ -107,8 +138,11 @@ def pipeline(
             gray_deblur_model=gray_deblur,
             engine=engine,
             tile=tile_size,
+            recolor=recolor,
+            on_tile=on_tile,
             **options,
         )
+        return pipeline.run, run_summary(engine, {"deblur": loaded_deblur, "colorize": loaded_colorize})
 
     common.run_images(
         label="pipeline",
@@ -117,6 +151,7 @@ def pipeline(
         output=output,
         suffix=suffix,
         fmt=fmt,
+        quality=quality,
         overwrite=overwrite,
         skip_existing=skip_existing,
         max_pixels=max_pixels,

@@ -42,10 +42,11 @@ def _console():
 
 
 def _size(num_bytes: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if num_bytes < 1024 or unit == "GB":
+    """Decimal units (1 MB = 1,000,000 bytes), as the README and file managers count file sizes."""
+    for unit in ("B", "kB", "MB", "GB"):
+        if num_bytes < 1000 or unit == "GB":
             return f"{num_bytes:.0f} {unit}" if unit == "B" else f"{num_bytes:.1f} {unit}"
-        num_bytes /= 1024
+        num_bytes /= 1000
     return str(num_bytes)
 
 
@@ -86,14 +87,25 @@ def list_cmd(
         return
     from rich.table import Table
 
-    table = Table(title="Weights")
-    for column in ("name", "task", "arch", "size", "default", "origin", "description"):
-        table.add_column(column)
+    # One line per weights file whatever the width: the description is cut with an ellipsis (full text in
+    # `restore weights info NAME` and --json); origin shows only when some weights are the user's own.
+    show_origin = any(r["origin"] != "shipped" for r in records)
+    titles = ["name", "task", "arch", "size", "default", *(["origin"] if show_origin else [])]
+    rows = []
     for r in records:
         default = ", ".join(r["default_for"]) if r["default_for"] else ""
-        table.add_row(
-            r["name"], r["task"], r["arch"], _size(r["size_bytes"]), default, r["origin"], r["description"]
-        )
+        cells = [r["name"], r["task"], r["arch"], _size(r["size_bytes"]), default]
+        if show_origin:
+            cells.append(r["origin"])
+        rows.append([*cells, " ".join(str(r["description"] or "").split())])
+    widths = [max(len(t), *(len(row[i]) for row in rows)) for i, t in enumerate(titles)]
+    room = max(12, console.width - sum(widths) - 2 * len(widths))
+    table = Table(title="Weights", box=None, pad_edge=False, header_style="bold")
+    for title, width in zip(titles, widths):
+        table.add_column(title, no_wrap=True, min_width=width)
+    table.add_column("description", no_wrap=True, overflow="ellipsis", max_width=room)
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
 
 
