@@ -1,15 +1,15 @@
-"""Fit and check the blur detector of ``--order auto`` and ``restore inspect`` (restore_cli.io.blur_score).
+"""Fit and check the blur detector of ``--order auto`` and ``restore inspect`` (restore_cli.blur.blur_score).
 
     python benchmarks/blur_detector.py fit --data /work/shared/data      # train/ only; prints the constants
     python benchmarks/blur_detector.py evaluate --data /work/shared/data # confusion tables
 
-``fit`` measures edge widths (io.blur_features) on every third photo of ``train/`` at full, half and quarter
+``fit`` measures edge widths (blur.blur_features) on every third photo of ``train/`` at full, half and quarter
 size (label: sharp) and on the same photos blurred twice each by restore_cli.data.synth's default
 Degradation (label: blurry when the kernel's spatial standard deviation is at least 2 px; milder draws are
 left out as ambiguous), then fits a class-balanced, L2-regularised logistic regression and prints the
 constants to paste into restore_cli/io.py. Nothing from ``val/`` or ``real-blurry/`` is used to fit.
 
-``evaluate`` runs io.blur_score as shipped on ``val/`` (full size, 2x and 4x smaller: all sharp),
+``evaluate`` runs blur.blur_score as shipped on ``val/`` (full size, 2x and 4x smaller: all sharp),
 ``real-blurry/`` (all blurry) and generated flat or low-texture images (all "needs nothing"), and prints one
 confusion table per set.
 """
@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from restore_cli import io  # noqa: E402
+from restore_cli import blur, io  # noqa: E402
 from restore_cli.data import synth  # noqa: E402
 
 LABEL_MIN_STD = 2.0
@@ -65,7 +65,7 @@ def collect(data: Path) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
     for index, path in enumerate(files):
         pixels = load(path)
         for tag, variant in (("s1", pixels), ("s2", smaller(pixels, 2)), ("s4", smaller(pixels, 4))):
-            rows.append(io.blur_feature_vector(io.blur_features(variant)))
+            rows.append(blur.blur_feature_vector(blur.blur_features(variant)))
             labels.append(0)
             tags.append(tag)
             names.append(str(path))
@@ -75,7 +75,7 @@ def collect(data: Path) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
             std = kernel_std(kernel)
             if std < LABEL_MIN_STD:
                 continue
-            rows.append(io.blur_feature_vector(io.blur_features(blurred)))
+            rows.append(blur.blur_feature_vector(blur.blur_features(blurred)))
             labels.append(1)
             tags.append("blur")
             names.append(str(path))
@@ -170,7 +170,7 @@ def evaluate(data: Path, verbose: bool) -> None:
         said = []
         for path in val:
             pixels = load(path)
-            score = io.blur_score(pixels if factor == 1 else smaller(pixels, factor))
+            score = blur.blur_score(pixels if factor == 1 else smaller(pixels, factor))
             said.append(score >= 0.5)
             if verbose and score >= 0.5:
                 print(f"val/{factor}x {path.name}: {score:.3f}", file=sys.stderr)
@@ -178,14 +178,14 @@ def evaluate(data: Path, verbose: bool) -> None:
         lines.append(table(label, "sharp", said))
     said = []
     for path in sorted((data / "real-blurry").iterdir()):
-        score = io.blur_score(load(path))
+        score = blur.blur_score(load(path))
         said.append(score >= 0.5)
         if verbose:
             print(f"real-blurry {path.name}: {score:.3f}", file=sys.stderr)
     lines.append(table("real-blurry", "blurry", said))
     said = []
     for name, pixels in generated_flat().items():
-        score = io.blur_score(pixels)
+        score = blur.blur_score(pixels)
         said.append(score >= 0.5)
         if verbose:
             print(f"generated {name}: {score:.3f}", file=sys.stderr)

@@ -10,7 +10,7 @@ Choices (one place for each rule; the CLI only passes options through):
 
 - Colour photos are never recoloured unasked: the colorize step runs on gray images only (one channel, or
   RGB whose channels agree within ``gray_tolerance``), whatever the order, unless ``recolor=True``.
-- ``order="auto"`` also deblurs only images the blur detector calls blurry: :func:`restore_cli.io.blur_score`
+- ``order="auto"`` also deblurs only images the blur detector calls blurry: ``blur.blur_score``
   (0 sharp .. 1 blurry, from edge widths) at or above ``blur_threshold`` (default
   :data:`DEFAULT_BLUR_THRESHOLD` = 0.5). ``deblur-first`` (the default) and ``colorize-first`` always deblur.
 - An image that needs no step is handed back unchanged (same pixels, alpha and bit depth) and its steps are
@@ -266,9 +266,9 @@ def _is_gray(pixels: np.ndarray, tolerance: float) -> bool:
 
 
 def _blur_score(pixels: np.ndarray) -> float:
-    from restore_cli import io
+    from restore_cli import blur
 
-    return float(io.blur_score(pixels))
+    return float(blur.blur_score(pixels))
 
 
 @dataclasses.dataclass
