@@ -167,7 +167,14 @@ def test_ctrl_c_leaves_no_partial_files_and_skip_existing_resumes(
     base = [sys.executable, "-m", "restore_cli", "deblur", str(inputs), "-o", str(out), "--quiet"]
     base += ["-w", str(tiny_deblur_weights), "--device", "cpu"]
     slow = ["--passes", "16", "--tile", "0"]  # slow enough to interrupt mid-batch
-    proc = subprocess.Popen(base + slow, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIGINT back to its default: a test run started in the background (`cmd &`) inherits it ignored.
+    proc = subprocess.Popen(
+        base + slow,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         if out.is_dir() and any(p.name.endswith("_deblurred.png") for p in out.iterdir()):
