@@ -524,3 +524,35 @@ def test_default_and_named_weights(
     unknown = invoke(cli_runner, "deblur", colour, "--model", "no-such-model", "--suffix", "_x")
     assert unknown.exit_code == 2  # a usage error, found before anything loads
     assert len(errors_in(stderr_of(unknown))) == 1 and "no-such-model" in stderr_of(unknown)
+
+
+
+@pytest.mark.parametrize("command", ["deblur", "pipeline"])
+def test_default_weights_read_once_per_run(
+    cli_runner,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tiny_deblur_weights: Path,
+    tiny_colorize_weights: Path,
+    no_shipped_weights,
+    command: str,
+) -> None:
+    """With no gray default, the RGB default is read, hashed and built once (not again as gray fallback)."""
+    from restore_cli import weights
+    from restore_cli.weights import add_user_weights
+
+    add_user_weights(tiny_deblur_weights, "tiny-rgb", default_for=["deblur"])
+    add_user_weights(tiny_colorize_weights, "tiny-colorize", default_for=["colorize"])
+    loads: list[str] = []
+    real_load = weights.load_model
+
+    def counting_load(ref=None, **kwargs):
+        loads.append(kwargs.get("task"))
+        return real_load(ref, **kwargs)
+
+    monkeypatch.setattr(weights, "load_model", counting_load)
+    colour = write_photo(tmp_path / "colour.png")
+    gray = write_photo(tmp_path / "gray.png", mode="L")
+    result = invoke(cli_runner, command, colour, gray)
+    assert result.exit_code == 0, stderr_of(result)
+    assert loads.count("deblur") + loads.count("deblur-gray") == 1, loads

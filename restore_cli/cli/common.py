@@ -740,8 +740,11 @@ def load_optional_default(task: str, device: str = "cpu") -> Any:
     ``deblur-gray`` falls back to the RGB default in ``weights``; that is not a gray model, so it gives None
     here (the RGB model already loaded handles gray images on replicated channels).
     """
+    from restore_cli import weights
     from restore_cli.errors import NoDefaultWeightsError
 
+    if task not in weights.defaults():  # do not read and hash the RGB fallback for nothing
+        return None
     try:
         loaded = load_weights(None, task, device)
     except NoDefaultWeightsError:
