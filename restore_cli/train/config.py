@@ -35,6 +35,15 @@ class TrainConfig:
     kernel_size: int = 31
     noise: bool = True
     jpeg: bool = True
+    # Where the blur is made: "worker" (data workers, NumPy/OpenCV), "device" (the training device, as a
+    # batch in torch), "auto" (device on a GPU, worker on CPU). See restore_cli/data/degrade.py.
+    synth_device: str = "auto"
+    # Closer to real cameras (off by default until a GPU run shows they help; docs/TRAINING.md).
+    saturate: float = 0.0  # share of samples with saturated highlights (brightened above 1 before the blur)
+    sensor_noise: bool = False  # Poisson-Gaussian noise in linear light instead of Poisson + sRGB Gaussian
+    random_crf: bool = False  # a random camera response (gamma 1.8-2.6) per sample instead of gamma 2.2
+    rotation_copies: int = 1  # > 1: spatially varying shake (rotated copies averaged along the path)
+    compile: bool = False  # torch.compile the model's training forward (GPU sessions: measure it)
     patch: int = 128
     batch: int = 8
     iters: int = 0  # 0: no iteration limit (then give time_limit); also the horizon of the lr schedule
@@ -131,6 +140,12 @@ class TrainConfig:
             raise UsageError(f"unknown --schedule {self.schedule!r}; choose cosine, step or constant")
         if self.synth not in ("motion", "gaussian", "defocus", "mixed"):
             raise UsageError(f"unknown --synth {self.synth!r}; choose motion, gaussian, defocus or mixed")
+        if self.synth_device not in ("auto", "worker", "device"):
+            raise UsageError(f"unknown --synth-device {self.synth_device!r}; choose auto, worker or device")
+        if not 0.0 <= self.saturate <= 1.0:
+            raise UsageError("--saturate is a share of samples, in [0, 1]")
+        if self.rotation_copies < 1:
+            raise UsageError("--rotation-copies must be at least 1")
         if self.patch <= 0 or self.batch <= 0:
             raise UsageError("--patch and --batch must be positive")
         if not 0.0 <= self.ema < 1.0:

@@ -131,21 +131,48 @@ def resolve_hyper(cfg: TrainConfig, init_hyper: dict[str, Any] | None = None) ->
     return spec.hyper(**hyper)
 
 
-def build_train_dataset(cfg: TrainConfig):
+def degradation_of(cfg: TrainConfig):
+    """The blur synthesis a config asks for (restore_cli.data.synth.Degradation)."""
+    from restore_cli.data.synth import Degradation
+
+    degradation = Degradation(
+        kind=cfg.synth,
+        kernel_size=cfg.kernel_size,
+        p_saturate=cfg.saturate,
+        noise_model="sensor" if cfg.sensor_noise else "srgb",
+        crf="random" if cfg.random_crf else "gamma",
+        rotation_copies=cfg.rotation_copies,
+    )
+    if not cfg.noise:
+        degradation.p_noise = degradation.p_poisson = 0.0
+    if not cfg.jpeg:
+        degradation.p_jpeg = 0.0
+    return degradation
+
+
+def synth_on_device(cfg: TrainConfig, device: torch.device) -> bool:
+    """Whether the training device makes the blurred inputs (--synth-device; auto: on a GPU)."""
+    if cfg.synth_device == "auto":
+        return device.type == "cuda"
+    return cfg.synth_device == "device"
+
+
+def build_train_dataset(cfg: TrainConfig, device: torch.device | None = None):
     """Pairs when --data holds a blur/sharp layout, else sharp photos with on-the-fly synthesis."""
     from restore_cli.data.datasets import PairedDataset, SharpPhotoDataset, has_pairs
-    from restore_cli.data.synth import Degradation
 
     if not Path(cfg.data).exists():
         raise UsageError("training data folder not found", cfg.data)
     if has_pairs(cfg.data):
         return PairedDataset(cfg.data, patch=cfg.patch, seed=cfg.seed, gray=cfg.gray)
-    degradation = Degradation(kind=cfg.synth, kernel_size=cfg.kernel_size)
-    if not cfg.noise:
-        degradation.p_noise = degradation.p_poisson = 0.0
-    if not cfg.jpeg:
-        degradation.p_jpeg = 0.0
-    return SharpPhotoDataset(cfg.data, patch=cfg.patch, degradation=degradation, seed=cfg.seed, gray=cfg.gray)
+    return SharpPhotoDataset(
+        cfg.data,
+        patch=cfg.patch,
+        degradation=degradation_of(cfg),
+        seed=cfg.seed,
+        gray=cfg.gray,
+        on_device=synth_on_device(cfg, device or pick_device(cfg.device)),
+    )
 
 
 def _pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, int, int]:
@@ -286,6 +313,8 @@ class DeblurTrainer:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.model.train()
         self.net = self.model  # what the forward pass calls
+        if cfg.compile:
+            self.net = torch.compile(self.model)  # same parameters; only the training forward is compiled
         self.amp_dtype = None
         if self.device.type == "cuda" and cfg.amp != "none":
             self.amp_dtype = torch.bfloat16 if cfg.amp == "bf16" else torch.float16
@@ -356,7 +385,14 @@ class DeblurTrainer:
         self.loss_fn = ContentLoss(self.cfg.loss, perceptual=perceptual)
 
     def _build_dataset(self):
-        return build_train_dataset(self.cfg)
+        return build_train_dataset(self.cfg, self.device)
+
+    def prepare_batch(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """(inputs, targets) of a loader batch: raw samples are degraded here, on the training device."""
+        if isinstance(batch, dict):
+            with torch.no_grad():
+                return self.dataset.make_inputs(batch, self.device)
+        return batch[0], batch[1]
 
     def _on_data_ready(self) -> None:
         """Called once the dataset (and any checkpoint) is loaded: statistics of the data go here."""
@@ -606,7 +642,7 @@ class DeblurTrainer:
                     if reason:
                         stopped_by = reason
                         break
-                    blurred, sharp = next(batches)
+                    blurred, sharp = self.prepare_batch(next(batches))
                     loss, parts = self.train_step(blurred, sharp)
                     losses.append(loss)
                     self.wall_s = wall_at_start + time.monotonic() - start
