@@ -586,3 +586,20 @@ def test_synthesis_on_the_training_device_trains_and_resumes_exactly(tmp_path: P
     assert built.on_device and built.degradation.p_saturate == 0.5
     with pytest.raises(UsageError):
         _config(tmp_path, synth_device="gpu").check()
+
+
+def test_fitted_schedule_ends_inside_the_time_given(tmp_path: Path) -> None:
+    from restore_cli.train.trainer import FIT_PROBE, FIT_SKIP, fitted_iters
+
+    # 10 it/s, 100 s left, a 2 s validation every 100 iterations, 5 s kept for the end:
+    # each iteration costs 0.1 + 0.02 s, so 95 s hold 791 iterations; 3% margin -> 767 more.
+    assert fitted_iters(35, 10.0, 100.0, 100, 2.0, 5.0) == 35 + int(95 / 0.12 * 0.97)
+    assert fitted_iters(35, 10.0, 1.0, 0, 0.0, 5.0) == 36  # out of time: one more, never zero
+    cfg = _config(tmp_path, iters=0, fit_schedule=2.0, time_limit=30, warmup=50, log_every=1)
+    result = DeblurTrainer(cfg, dataset=_dataset()).run()
+    records = [json.loads(line) for line in (tmp_path / "run.log.jsonl").read_text().splitlines()]
+    fitted = [r for r in records if r["event"] == "schedule"]
+    assert len(fitted) == 1 and fitted[0]["iteration"] == FIT_SKIP + FIT_PROBE
+    assert result.stopped_by == "iters" and result.iteration == fitted[0]["iters"]
+    with pytest.raises(UsageError):
+        _config(tmp_path, fit_schedule=5, schedule="step").check()

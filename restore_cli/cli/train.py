@@ -102,6 +102,9 @@ def deblur(
     time_limit: str | None = typer.Option(
         None, "--time-limit", help="Stop cleanly after this wall time: 5400, 90m, 1h30m."
     ),
+    fit_schedule: str | None = typer.Option(
+        None, "--fit-schedule", help="Measure the rate, set --iters so the cosine schedule ends in this time."
+    ),
     lr: float | None = typer.Option(None, "--lr", help="Peak learning rate (AdamW) [1e-3]."),
     min_lr: float | None = typer.Option(
         None, "--min-lr", help="Final learning rate of the cosine schedule [1e-6]."
@@ -218,6 +221,7 @@ def deblur(
             batch=batch,
             iters=iters,
             time_limit=time_limit,
+            fit_schedule=fit_schedule,
             lr=lr,
             min_lr=min_lr,
             weight_decay=weight_decay,
@@ -317,6 +321,9 @@ def colorize(
         None, "--iters", help="Stop after N iterations (also the schedule length)."
     ),
     time_limit: str | None = typer.Option(None, "--time-limit", help="Stop cleanly after: 5400, 90m, 1h30m."),
+    fit_schedule: str | None = typer.Option(
+        None, "--fit-schedule", help="Measure the rate, set --iters so the cosine schedule ends in this time."
+    ),
     lr: float | None = typer.Option(None, "--lr", help="Peak learning rate (AdamW) [2e-4]."),
     min_lr: float | None = typer.Option(None, "--min-lr", help="Final learning rate [1e-6]."),
     weight_decay: float | None = typer.Option(None, "--weight-decay", help="AdamW weight decay [0]."),

@@ -48,6 +48,10 @@ class TrainConfig:
     batch: int = 8
     iters: int = 0  # 0: no iteration limit (then give time_limit); also the horizon of the lr schedule
     time_limit: str | float = 0  # seconds, or "90m", "1h30m", "45s"
+    # Size --iters to this wall time (seconds or "8m"): the rate is measured over the first iterations (during
+    # the warm-up, whose learning rates do not depend on --iters) and --iters is set so the cosine schedule
+    # ends inside it. For lent GPUs (scripts/gpu_train.py); 0: off.
+    fit_schedule: str | float = 0
     lr: float = 1e-3
     min_lr: float = 1e-6
     weight_decay: float = 0.0
@@ -96,6 +100,10 @@ class TrainConfig:
         """The wall-clock limit in seconds (0: none)."""
         return parse_duration(self.time_limit)
 
+    def fit_schedule_s(self) -> float:
+        """The wall time the schedule is sized to (0: --iters as given)."""
+        return parse_duration(self.fit_schedule)
+
     def checkpoint_path(self) -> Path | None:
         if self.checkpoint:
             return Path(self.checkpoint)
@@ -134,7 +142,9 @@ class TrainConfig:
         """Reject combinations that cannot train (before any data or model is loaded)."""
         if not self.data:
             raise UsageError("no training data; give --data FOLDER (sharp photos, or blur/sharp pairs)")
-        if self.iters <= 0 and self.time_limit_s() <= 0:
+        if self.fit_schedule_s() > 0 and self.schedule != "cosine":
+            raise UsageError("--fit-schedule sizes a cosine schedule; drop it or use --schedule cosine")
+        if self.iters <= 0 and self.time_limit_s() <= 0 and self.fit_schedule_s() <= 0:
             raise UsageError("give --iters N and/or --time-limit (e.g. 90m) so the run knows when to stop")
         if self.schedule not in ("cosine", "step", "constant"):
             raise UsageError(f"unknown --schedule {self.schedule!r}; choose cosine, step or constant")

@@ -54,6 +54,24 @@ class _NullReporter:
         pass
 
 
+# Iterations skipped (start-up, compilation) and then timed before --fit-schedule sets --iters.
+FIT_SKIP = 5
+FIT_PROBE = 30
+
+
+def fitted_iters(
+    iteration: int, rate_it_s: float, seconds_left: float, val_every: int, val_s: float, reserve_s: float
+) -> int:
+    """The --iters that end the schedule inside ``seconds_left`` at ``rate_it_s``, validations included.
+
+    Each iteration costs 1 / rate plus its share of a validation (``val_s`` every ``val_every``);
+    ``reserve_s`` is kept for the last validation, checkpoint and export; 3% is a margin for rate drift.
+    """
+    per_iter = 1.0 / max(rate_it_s, 1e-9) + (val_s / val_every if val_every > 0 else 0.0)
+    more = max(0.0, seconds_left - reserve_s) / per_iter * 0.97
+    return iteration + max(1, int(more))
+
+
 @dataclass
 class TrainResult:
     """What a run did: where it stopped and why, and the last validation numbers."""
@@ -623,10 +641,15 @@ class DeblurTrainer:
         run_iters_start = self.iteration
         window_t, window_it = start, self.iteration
         it_s = 0.0
+        fit_s = cfg.fit_schedule_s()
+        fit_start_t = 0.0
+        val_s = 0.0
         try:
             with _StopFlag() as flag:
                 if self.iteration == 0 and self.valset is not None and cfg.val_every > 0:
+                    t0 = time.monotonic()
                     self._report_val(self.validate(), log)
+                    val_s = time.monotonic() - t0
                 batches = iter(loader)
                 while True:
                     if cfg.iters > 0 and self.iteration >= cfg.iters:
@@ -646,6 +669,30 @@ class DeblurTrainer:
                     loss, parts = self.train_step(blurred, sharp)
                     losses.append(loss)
                     self.wall_s = wall_at_start + time.monotonic() - start
+                    done = self.iteration - run_iters_start
+                    if fit_s > 0 and done == FIT_SKIP:
+                        fit_start_t = time.monotonic()
+                    elif fit_s > 0 and done == FIT_SKIP + FIT_PROBE:
+                        now = time.monotonic()
+                        rate = FIT_PROBE / max(now - fit_start_t, 1e-9)
+                        cfg.iters = fitted_iters(
+                            self.iteration,
+                            rate,
+                            fit_s - (now - start),
+                            cfg.val_every,
+                            val_s,
+                            2 * val_s + min(10.0, 0.05 * fit_s),
+                        )
+                        log(
+                            {
+                                "event": "schedule",
+                                "iteration": self.iteration,
+                                "rate_it_s": rate,
+                                "iters": cfg.iters,
+                                "fit_schedule_s": fit_s,
+                            }
+                        )
+                        self.reporter.message(f"schedule fitted: {cfg.iters} iterations at {rate:.2f} it/s")
                     if self.iteration % cfg.log_every == 0 or self.iteration == run_iters_start + 1:
                         now = time.monotonic()
                         if now > window_t and self.iteration > window_it:
