@@ -381,27 +381,42 @@ def _schedule_record(log: Path) -> dict:
 # --- shipping (here) ---
 
 
+def psnr_by_weights(report: dict) -> dict[str, float]:
+    """PSNR of each model row of a ``restore bench --json`` report, keyed by the resolved weights path."""
+    out = {}
+    for record in report.get("records", []):
+        if record.get("weights") and record.get("psnr") is not None:
+            out[str(Path(record["weights"]).resolve())] = float(record["psnr"])
+    return out
+
+
 def bench_psnr(task: str, weights: list[Path], dataset: Path, out_json: Path) -> dict[str, float]:
-    """PSNR per row of ``restore bench`` on ``dataset`` for each weights file (and the baseline row)."""
+    """``restore bench`` on ``dataset`` for each weights file in one run; PSNR keyed by resolved path."""
     cmd = [sys.executable, "-m", "restore_cli", "bench", "--task", task, "--dataset", str(dataset)]
     for w in weights:
         cmd += ["--weights", str(w)]
     cmd += ["--json", str(out_json)]
     subprocess.run(cmd, check=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
-    records = json.loads(out_json.read_text())
-    rows = records.get("rows", records) if isinstance(records, dict) else records
-    psnr = {}
-    for row in rows:
-        model = str(row.get("model") or row.get("name"))
-        if row.get("psnr") is not None:
-            psnr[model] = float(row["psnr"])
-    return psnr
+    return psnr_by_weights(json.loads(out_json.read_text()))
 
 
-def finish(task: str, candidate: Path, data_root: Path, work: Path, dry: bool = False) -> dict:
-    """Bench candidate vs shipped on val; replace the shipped file only when val PSNR improves."""
+def ship(candidate: Path, name: str, weights_dir: Path) -> Path:
+    """Copy ``candidate`` over the manifest entry ``name``'s file and record its sha256 and size."""
     from restore_cli.weights import sha256_file
 
+    manifest_path = weights_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    entry = next(e for e in manifest["weights"] if e["name"] == name)
+    target = weights_dir / entry["file"]
+    shutil.copy2(candidate, target)
+    entry["sha256"] = sha256_file(target)
+    entry["size_bytes"] = target.stat().st_size
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    return target
+
+
+def finish(task: str, candidate: Path, data_root: Path, work: Path, replace: bool = True) -> dict:
+    """Bench candidate vs shipped on val; replace the shipped file only when val PSNR improves."""
     name, shipped = shipped_default(task)
     work.mkdir(parents=True, exist_ok=True)
     if task == "deblur":
@@ -416,29 +431,21 @@ def finish(task: str, candidate: Path, data_root: Path, work: Path, dry: bool = 
             )  # fmt: skip
     else:
         dataset = data_root / "val"
-    staged = work / "candidate" / shipped.name
+    staged = work / "candidate" / f"candidate-{shipped.name}"  # its own row name in the bench
     staged.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(candidate, staged)
     psnr = bench_psnr(task, [shipped, staged], dataset, work / "bench.json")
-    old = psnr.get(shipped.stem)
-    new = psnr.get(f"{staged.stem}") if len(psnr) else None
-    rows = list(psnr.items())
-    report = {"shipped": old, "candidate": new, "rows": rows, "replaced": False}
+    old = psnr.get(str(shipped.resolve()))
+    new = psnr.get(str(staged.resolve()))
     if old is None or new is None:
-        raise SystemExit(f"could not read both rows from the bench: {rows}")
-    if new > old and not dry:
-        shutil.copy2(candidate, shipped)
-        manifest_path = REPO / "weights" / "manifest.json"
-        manifest = json.loads(manifest_path.read_text())
-        for entry in manifest["weights"]:
-            if entry["name"] == name:
-                entry["sha256"] = sha256_file(shipped)
-                entry["size_bytes"] = shipped.stat().st_size
-        manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+        raise SystemExit(f"could not read both rows from the bench report {work / 'bench.json'}")
+    report = {"shipped_psnr": old, "candidate_psnr": new, "gain_db": new - old, "replaced": False}
+    if new > old and replace:
+        ship(candidate, name, REPO / "weights")
         report["replaced"] = True
     print(json.dumps(report, indent=2))
     if report["replaced"]:
-        print(f"replaced weights/{shipped.name}; now update its model card in weights/README.md")
+        print(f"replaced weights/{shipped.name}; now write the run into its model card in weights/README.md")
     return report
 
 
@@ -477,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--candidate", type=Path, required=True)
     f.add_argument("--data-root", type=Path, default=REPO.parent / "shared" / "data")
     f.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "gpu_train")
+    f.add_argument("--bench-only", action="store_true", help="bench both files, replace nothing")
     r = sub.add_parser("dry-run", help="pack a few photos and train a tiny model here for a few seconds")
     r.add_argument("--task", choices=sorted(TASKS), default="deblur")
     r.add_argument("--data-root", type=Path, default=REPO.parent / "shared" / "data")
@@ -503,7 +511,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"warning: {path.name} is over 16 MiB and will not come back", file=sys.stderr)
         return 0
     if args.verb == "finish":
-        finish(args.task, args.candidate, args.data_root, args.work)
+        finish(args.task, args.candidate, args.data_root, args.work, replace=not args.bench_only)
         return 0
     # dry-run: a pack of a few photos with a tiny limit, then the device part on CPU with a tiny model.
     with tempfile.TemporaryDirectory() as tmp:

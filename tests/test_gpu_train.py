@@ -110,3 +110,36 @@ def test_device_call_fits_one_command(gpu_train) -> None:
     call = gpu_train.device_call("deblur", 500)
     assert call["carry"] == [".device"] and call["timeout_s"] <= 600
     assert "--task deblur" in call["command"] and len(call["command"]) < 2000
+
+
+def test_bench_rows_are_matched_by_weights_file_and_ship_updates_the_manifest(
+    gpu_train, tmp_path: Path
+) -> None:
+    from restore_cli.weights import sha256_file
+
+    report = {
+        "records": [
+            {"row": "baseline (input)", "weights": None, "psnr": 19.9},
+            {"row": "nafnet-w16-deblur", "weights": str(tmp_path / "w" / "a.safetensors"), "psnr": 20.4},
+            {"row": "candidate-a", "weights": str(tmp_path / "c" / "candidate-a.safetensors"), "psnr": 21.4},
+        ]
+    }
+    psnr = gpu_train.psnr_by_weights(report)
+    assert psnr == {
+        str((tmp_path / "w" / "a.safetensors").resolve()): 20.4,
+        str((tmp_path / "c" / "candidate-a.safetensors").resolve()): 21.4,
+    }
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    (weights / "a.safetensors").write_bytes(b"old")
+    manifest = {
+        "version": 1,
+        "weights": [{"name": "a", "file": "a.safetensors", "sha256": "x", "size_bytes": 3}],
+    }
+    (weights / "manifest.json").write_text(json.dumps(manifest))
+    candidate = tmp_path / "new.safetensors"
+    candidate.write_bytes(b"newer bytes")
+    target = gpu_train.ship(candidate, "a", weights)
+    entry = json.loads((weights / "manifest.json").read_text())["weights"][0]
+    assert target.read_bytes() == b"newer bytes"
+    assert entry["sha256"] == sha256_file(target) and entry["size_bytes"] == len(b"newer bytes")
