@@ -45,8 +45,9 @@ TRAVEL_LIMIT = 64 * MIB  # the working tree that travels, tracked files included
 SAFETY = 2 * MIB  # kept free under the limit (git metadata rounding, a late edit)
 RETURN_FILE_LIMIT = 16 * MIB
 VAL_PHOTOS = 16  # the trainer's validation: the first 16 val photos, centre crop 256
-VAL_CROP = 384  # val photos are packed as parity-preserving centre crops of this size (lossless PNG)
-QUALITIES = (95, 92, 90, 88, 85)  # tried in order until the pack fits; then photos are dropped evenly
+VAL_SIZE = 256  # the trainer's --val-size; val photos are packed as parity-preserving centre crops of it
+# plus the largest recorded kernel's margin (lossless PNG), so the validation there is the one here
+QUALITIES = (95, 92, 90)  # tried in order until the pack fits; then photos are dropped evenly
 COLOR_SHORT_SIDE = 320  # colorizer training resizes photos to a 224-320 px short side anyway
 
 TASKS = {
@@ -58,6 +59,7 @@ TASKS = {
         "warmup": 200,
         "amp": "bf16",
         "val_every": 500,
+        "synth_device": "auto",  # the blur is made on the GPU (restore_cli/data/degrade.py)
         "sources": ("train",),
     },
     "colorize": {
@@ -165,13 +167,21 @@ def pack(
     if out.exists():
         shutil.rmtree(out)
     (out / "data").mkdir(parents=True)
-    shutil.copy2(init, out / "init.safetensors")
+    if is_tracked(init):  # it travels with the tree anyway: pack only its path
+        (out / "init.txt").write_text(str(init.resolve().relative_to(REPO)) + "\n")
+    else:
+        shutil.copy2(init, out / "init.safetensors")
     val_src = data_root / "val"
+    val_crop = VAL_SIZE
+    if task == "deblur":
+        from restore_cli.data.validation import load_kernels
+
+        val_crop += 2 * (max(max(k.shape) for k in load_kernels(data_root / "kernels")) // 2 + 2)
     for path in find_images(val_src)[:VAL_PHOTOS]:
         rel = path.relative_to(val_src).with_suffix(".png")
         dst = out / "data" / "val" / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
-        write_rgb8(parity_crop(read_rgb8(path), VAL_CROP), dst)
+        write_rgb8(parity_crop(read_rgb8(path), val_crop), dst)
     if task == "deblur":
         shutil.copytree(data_root / "kernels", out / "data" / "kernels")
     tracked = tree_bytes() if tracked is None else tracked
@@ -190,11 +200,22 @@ def pack(
     photos = []
     for path, rel in paths:
         rgb = read_rgb8(path)
-        photos.append((rel, shrink_short_side(rgb, COLOR_SHORT_SIDE) if task == "colorize" else rgb))
+        shape = rgb.shape
+        if task == "colorize":
+            rgb = shrink_short_side(rgb, COLOR_SHORT_SIDE)
+        # A photo that is a JPEG already and needs no resizing keeps its own bytes when they are smaller
+        # (re-encoding would only add a generation of loss).
+        original = None
+        if path.suffix.lower() in (".jpg", ".jpeg") and rgb.shape == shape:
+            original = path.read_bytes()
+        photos.append((rel, rgb, original))
     chosen: list[tuple[Path, bytes]] = []
     quality = QUALITIES[0]
     for quality in QUALITIES:
-        chosen = [(rel, encode_jpeg(rgb, quality)) for rel, rgb in photos]
+        chosen = []
+        for rel, rgb, original in photos:
+            data = encode_jpeg(rgb, quality)
+            chosen.append((rel, original if original is not None and len(original) <= len(data) else data))
         if sum(len(b) for _, b in chosen) <= budget:
             break
     while sum(len(b) for _, b in chosen) > budget:  # still too big at the lowest quality: drop photos evenly
@@ -226,6 +247,25 @@ def pack(
     if result.travel_bytes > limit - SAFETY:
         raise SystemExit(f"pack too large: {result.travel_bytes / MIB:.1f} MiB would travel")
     return result
+
+
+def is_tracked(path: Path) -> bool:
+    """True when ``path`` is a file git tracks in this repository (so it travels with the working tree)."""
+    try:
+        rel = path.resolve().relative_to(REPO)
+    except ValueError:
+        return False
+    done = subprocess.run(
+        ["git", "-C", str(REPO), "ls-files", "--error-unmatch", str(rel)], capture_output=True, check=False
+    )
+    return done.returncode == 0
+
+
+def init_file(pack_dir: Path) -> Path:
+    """The --init weights of a pack: packed as a file, or named by its path in the repository."""
+    if (pack_dir / "init.safetensors").is_file():
+        return pack_dir / "init.safetensors"
+    return REPO / (pack_dir / "init.txt").read_text().strip()
 
 
 def shipped_default(task: str) -> tuple[str, Path]:
@@ -286,7 +326,7 @@ def train_on_device(
 
     recipe = {k: v for k, v in TASKS[task].items() if k != "sources"}
     recipe.update(overrides or {})
-    init = pack_dir / "init.safetensors"
+    init = init_file(pack_dir)
     meta = read_metadata(init)
     name = str(meta.get("name") or "") or ("nafnet-w16-deblur" if task == "deblur" else "unet-colorize")
     if (pack_dir / "name.txt").is_file():
@@ -318,7 +358,6 @@ def train_on_device(
     )
     if task == "deblur":
         options["val_kernels"] = str(pack_dir / "data" / "kernels")
-        options["synth_device"] = "auto"
     sampler = gpu_sampler(out)
     try:
         # Dataset decoding happens in the trainer's constructor; fit the schedule to what is left after it.
@@ -356,6 +395,85 @@ def train_on_device(
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+PROBES = {
+    # name -> overrides; "worker" is the synthesis of the 2026-11 H200 runs (330 samples/s there)
+    "worker": {"synth_device": "worker"},
+    "device": {"synth_device": "device"},
+    "device+channels_last": {"synth_device": "device", "channels_last": True},
+    "device+compile": {"synth_device": "device", "compile": True},
+}
+
+
+def probe(
+    task: str,
+    pack_dir: Path,
+    out: Path,
+    iters: int = 80,
+    names: list[str] | None = None,
+    overrides: dict | None = None,
+) -> list[dict]:
+    """Samples/s of each synthesis/memory/compile choice, ``iters`` iterations each, photos decoded once."""
+    import torch
+
+    from restore_cli.train.config import build_config
+    from restore_cli.train.trainer import build_train_dataset
+    from restore_cli.weights import read_metadata
+
+    out.mkdir(parents=True, exist_ok=True)
+    recipe = {k: v for k, v in TASKS[task].items() if k not in ("sources", "val_every")}
+    init = init_file(pack_dir)
+    base = dict(
+        task=task,
+        data=str(pack_dir / "data" / "train"),
+        arch=str(read_metadata(init)["arch"]),
+        init=str(init),
+        workers=max(1, min(14, (os.cpu_count() or 2) - 2)),
+        threads=0,
+        val_every=0,
+        checkpoint_every=0,
+        log_every=10,
+        iters=iters,
+        **{**recipe, **(overrides or {})},
+    )
+    if torch.cuda.is_available():
+        torch.backends.cudnn.benchmark = True
+    dataset = build_train_dataset(build_config(None, **base)) if task == "deblur" else None
+    rows = []
+    for name in names or list(PROBES):
+        options = {**base, **PROBES[name], "log": str(out / f"probe-{name}.log.jsonl")}
+        cfg = build_config(None, **options)
+        if dataset is not None:
+            dataset.on_device = PROBES[name].get("synth_device") == "device"
+        sampler = gpu_sampler(out)
+        csv = out / "gpu.csv"
+        try:
+            t0 = time.monotonic()
+            _trainer_class(task)(cfg, dataset=dataset).run()
+            wall = time.monotonic() - t0
+        finally:
+            if sampler is not None:
+                sampler.terminate()
+                sampler.wait()
+        records = [json.loads(line) for line in Path(options["log"]).read_text().splitlines()]
+        rates = [
+            r["it_s"] for r in records if r.get("event") == "train" and r["iteration"] > 20 and r["it_s"]
+        ]
+        rate = float(np.median(rates)) if rates else None
+        row = {
+            "config": name,
+            "it_s": rate,
+            "samples_per_s": round(rate * cfg.batch, 1) if rate else None,
+            "gpu_util_mean": mean_utilisation(csv),
+            "wall_s": round(wall, 1),
+        }
+        if csv.is_file():
+            csv.rename(out / f"gpu-{name}.csv")
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    (out / "probe.json").write_text(json.dumps(rows, indent=2))
+    return rows
 
 
 def _trainer_class(task: str):
@@ -479,6 +597,15 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument(
         "--seconds", type=float, default=500.0, help="wall time of this command, start-up included"
     )
+    d.add_argument("--synth-device", choices=("auto", "worker", "device"), help="override the recipe's")
+    d.add_argument("--compile", action="store_true", help="torch.compile the training forward")
+    d.add_argument("--channels-last", action="store_true", help="channels_last memory format")
+    q = sub.add_parser("probe", help="samples/s of worker vs device synthesis, channels_last, compile (GPU)")
+    q.add_argument("--task", choices=sorted(TASKS), default="deblur")
+    q.add_argument("--pack", type=Path, default=REPO / ".device")
+    q.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "gpu_out")))
+    q.add_argument("--iters", type=int, default=80)
+    q.add_argument("--only", help=f"comma-separated subset of {','.join(PROBES)}")
     f = sub.add_parser("finish", help="bench the returned file and ship it if val improves (here)")
     f.add_argument("--task", choices=sorted(TASKS), default="deblur")
     f.add_argument("--candidate", type=Path, required=True)
@@ -504,11 +631,17 @@ def main(argv: list[str] | None = None) -> int:
         print("device run:", json.dumps(device_call(args.task, args.seconds)))
         return 0
     if args.verb == "device":
-        summary = train_on_device(args.task, args.pack, args.out, args.seconds, started)
+        overrides = {"compile": args.compile, "channels_last": args.channels_last}
+        if args.synth_device:
+            overrides["synth_device"] = args.synth_device
+        summary = train_on_device(args.task, args.pack, args.out, args.seconds, started, overrides)
         print(json.dumps(summary, indent=2))
         for path in args.out.iterdir():
             if path.stat().st_size > RETURN_FILE_LIMIT:
                 print(f"warning: {path.name} is over 16 MiB and will not come back", file=sys.stderr)
+        return 0
+    if args.verb == "probe":
+        probe(args.task, args.pack, args.out, args.iters, args.only.split(",") if args.only else None)
         return 0
     if args.verb == "finish":
         finish(args.task, args.candidate, args.data_root, args.work, replace=not args.bench_only)
@@ -524,6 +657,9 @@ def main(argv: list[str] | None = None) -> int:
             args.task, tmp_path / "pack", tmp_path / "out", args.seconds, started, overrides
         )
         print(json.dumps(summary, indent=2))
+        if args.task == "deblur":  # the probe's two synthesis paths, a few iterations each
+            small = {k: overrides[k] for k in ("patch", "batch", "amp")}
+            probe(args.task, tmp_path / "pack", tmp_path / "probe", 30, ["worker", "device"], small)
     return 0
 
 

@@ -61,9 +61,7 @@ def test_val_crops_give_the_same_validation_set(gpu_train, tmp_path: Path, monke
     root = _data_root(tmp_path)
     init = tmp_path / "init.safetensors"
     init.write_bytes(b"x" * 1000)
-    monkeypatch.setattr(
-        gpu_train, "VAL_CROP", 80
-    )  # the test photos are small; the real crop is 384 for a 256 validation
+    monkeypatch.setattr(gpu_train, "VAL_SIZE", 48)  # the trainer's 256, scaled to the small test photos
     packed = gpu_train.pack("deblur", root, tmp_path / "pack", init, limit=64 * 2**20, tracked=0)
     want = kernel_val_set(root / "val", root / "kernels", size=48)
     got = kernel_val_set(packed.folder / "data" / "val", packed.folder / "data" / "kernels", size=48)
@@ -143,3 +141,17 @@ def test_bench_rows_are_matched_by_weights_file_and_ship_updates_the_manifest(
     entry = json.loads((weights / "manifest.json").read_text())["weights"][0]
     assert target.read_bytes() == b"newer bytes"
     assert entry["sha256"] == sha256_file(target) and entry["size_bytes"] == len(b"newer bytes")
+
+
+def test_tracked_init_travels_by_name_and_jpeg_originals_keep_their_bytes(gpu_train, tmp_path: Path) -> None:
+    import cv2
+
+    root = _data_root(tmp_path, n_train=2)
+    photo = _photo(90, 120, 9)
+    ok, buf = cv2.imencode(".jpg", photo, [cv2.IMWRITE_JPEG_QUALITY, 60])
+    (root / "train" / "set" / "small.jpg").write_bytes(buf.tobytes())
+    shipped = gpu_train.REPO / "weights" / "nafnet-w16-deblur.safetensors"
+    packed = gpu_train.pack("deblur", root, tmp_path / "p", shipped, limit=64 * 2**20, tracked=0)
+    assert not (packed.folder / "init.safetensors").exists()
+    assert gpu_train.init_file(packed.folder) == shipped
+    assert (packed.folder / "data" / "train" / "train" / "set" / "small.jpg").read_bytes() == buf.tobytes()
