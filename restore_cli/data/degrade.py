@@ -262,20 +262,22 @@ def degrade_batch(sharp_u8, params: dict[str, Any], saturate_threshold: float = 
     dev = sharp_u8.device
     x = sharp_u8.to(torch.float32) / 255.0
     kernels = params["kernels"].to(dev, torch.float32)
-    scalars = params["scalars"].to(dev, torch.float32)
+    # Decisions read the loader's CPU copy, so the GPU is never waited for; the maths uses the device copy.
+    host = params["scalars"].detach().to("cpu", torch.float32)
+    scalars = params["scalars"].to(dev, torch.float32, non_blocking=True)
     gens = _noise_generators(params["seed"], dev)
     b, _c, h, w = x.shape
     view = (b, 1, 1, 1)
     gamma = scalars[:, 0].view(view)
     lin = x.clamp(0, 1).pow(gamma)
     gain = scalars[:, 1].view(view)
-    if bool((gain > 0).any()):
+    if bool((host[:, 1] > 0).any()):
         # Pixels clipped in the photo (brightest channel at the top) stood for more light than 1.
         clipped = (x.amax(1, keepdim=True) >= saturate_threshold).to(lin.dtype)
         lin = lin * torch.where(gain > 0, 1.0 + (gain - 1.0) * clipped, torch.ones_like(clipped))
     copies = kernels.shape[1]
     angles = scalars[:, 6]
-    if copies == 1 or not bool((angles != 0).any()):
+    if copies == 1 or not bool((host[:, 6] != 0).any()):
         blurred = fft_blur(lin, kernels.sum(1))
     else:
         # Rotation centre: anywhere in (or a little outside) the crop, drawn from each sample's seed.
@@ -287,24 +289,23 @@ def degrade_batch(sharp_u8, params: dict[str, Any], saturate_threshold: float = 
             turned = rotate(lin, angles * t, centres)
             blurred = blurred + fft_blur(turned, kernels[:, j])
     blurred = blurred.clamp(0.0, 1.0)
-    peak = scalars[:, 2]
-    read = scalars[:, 3]
     srgb_sigma = scalars[:, 4]
     noisy = []
     for i in range(b):
         s = blurred[i]
-        if peak[i] > 0:
-            s = torch.poisson(s * peak[i], generator=gens[i]) / peak[i]
-        if read[i] > 0:
-            s = s + torch.randn(s.shape, generator=gens[i], device=dev) * read[i]
+        peak, read = float(host[i, 2]), float(host[i, 3])
+        if peak > 0:
+            s = torch.poisson(s * peak, generator=gens[i]) / peak
+        if read > 0:
+            s = s + torch.randn(s.shape, generator=gens[i], device=dev) * read
         noisy.append(s)
     lin_out = torch.stack(noisy).clamp(0.0, 1.0)
     out = lin_out.pow(1.0 / gamma)
-    if bool((srgb_sigma > 0).any()):
+    if bool((host[:, 4] > 0).any()):
         gauss = torch.stack([torch.randn(out.shape[1:], generator=g, device=dev) for g in gens])
         out = (out + gauss * srgb_sigma.view(view)).clamp(0.0, 1.0)
     quality = scalars[:, 5]
-    if bool((quality > 0).any()):
+    if bool((host[:, 5] > 0).any()):
         compressed = jpeg(out, quality.clamp(min=1.0))
         out = torch.where((quality > 0).view(view), compressed, out)
     return out
