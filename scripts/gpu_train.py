@@ -317,6 +317,7 @@ def train_on_device(
     seconds: float,
     started: float,
     overrides: dict | None = None,
+    dataset=None,
 ) -> dict:
     """Train from the pack for about ``seconds`` (counted from ``started``), write export, log and summary."""
     import torch
@@ -363,7 +364,11 @@ def train_on_device(
         # Dataset decoding happens in the trainer's constructor; fit the schedule to what is left after it.
         cfg = build_config(None, **options)
         trainer_cls = _trainer_class(task)
-        trainer = trainer_cls(cfg)
+        if dataset is not None:  # decoded already (by the probe): only say where its blur is made
+            from restore_cli.train.trainer import pick_device, synth_on_device
+
+            dataset.on_device = synth_on_device(cfg, pick_device(cfg.device))
+        trainer = trainer_cls(cfg, dataset=dataset)
         left = seconds - (time.monotonic() - started)
         trainer.cfg.fit_schedule = max(5.0, left)
         trainer.cfg.time_limit = max(6.0, left + 15.0)  # a hard stop in case the rate drops
@@ -413,15 +418,22 @@ def probe(
     iters: int = 80,
     names: list[str] | None = None,
     overrides: dict | None = None,
-) -> list[dict]:
-    """Samples/s of each synthesis/memory/compile choice, ``iters`` iterations each, photos decoded once."""
+    dataset=None,
+):
+    """Samples/s of each synthesis/memory/compile choice, ``iters`` iterations each, photos decoded once.
+
+    Writes ``out/probe.json`` (only that file: ``$OUT`` returns at most 8); returns (rows, the dataset).
+    """
     import torch
 
     from restore_cli.train.config import build_config
     from restore_cli.train.trainer import build_train_dataset
     from restore_cli.weights import read_metadata
 
+    if task != "deblur":
+        raise SystemExit("probe measures the deblurring synthesis; use --task deblur")
     out.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="gpu_train_probe_"))
     recipe = {k: v for k, v in TASKS[task].items() if k not in ("sources", "val_every")}
     init = init_file(pack_dir)
     base = dict(
@@ -439,15 +451,15 @@ def probe(
     )
     if torch.cuda.is_available():
         torch.backends.cudnn.benchmark = True
-    dataset = build_train_dataset(build_config(None, **base)) if task == "deblur" else None
+    if dataset is None:
+        dataset = build_train_dataset(build_config(None, **base))
     rows = []
     for name in names or list(PROBES):
-        options = {**base, **PROBES[name], "log": str(out / f"probe-{name}.log.jsonl")}
+        options = {**base, **PROBES[name], "log": str(scratch / f"probe-{name}.log.jsonl")}
         cfg = build_config(None, **options)
-        if dataset is not None:
-            dataset.on_device = PROBES[name].get("synth_device") == "device"
-        sampler = gpu_sampler(out)
-        csv = out / "gpu.csv"
+        dataset.on_device = PROBES[name].get("synth_device") == "device"
+        sampler = gpu_sampler(scratch)
+        csv = scratch / "gpu.csv"
         try:
             t0 = time.monotonic()
             _trainer_class(task)(cfg, dataset=dataset).run()
@@ -469,11 +481,11 @@ def probe(
             "wall_s": round(wall, 1),
         }
         if csv.is_file():
-            csv.rename(out / f"gpu-{name}.csv")
+            csv.unlink()
         rows.append(row)
         print(json.dumps(row), flush=True)
     (out / "probe.json").write_text(json.dumps(rows, indent=2))
-    return rows
+    return rows, dataset
 
 
 def _trainer_class(task: str):
@@ -599,6 +611,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     d.add_argument("--synth-device", choices=("auto", "worker", "device"), help="override the recipe's")
     d.add_argument("--compile", action="store_true", help="torch.compile the training forward")
+    d.add_argument(
+        "--probe",
+        help="first measure these PROBES (e.g. worker,device,device+channels_last; 60 iterations each) and "
+        "train with the fastest; the time counts against --seconds",
+    )
     d.add_argument("--channels-last", action="store_true", help="channels_last memory format")
     q = sub.add_parser("probe", help="samples/s of worker vs device synthesis, channels_last, compile (GPU)")
     q.add_argument("--task", choices=sorted(TASKS), default="deblur")
@@ -634,7 +651,13 @@ def main(argv: list[str] | None = None) -> int:
         overrides = {"compile": args.compile, "channels_last": args.channels_last}
         if args.synth_device:
             overrides["synth_device"] = args.synth_device
-        summary = train_on_device(args.task, args.pack, args.out, args.seconds, started, overrides)
+        dataset = None
+        if args.probe:
+            rows, dataset = probe(args.task, args.pack, args.out, 60, args.probe.split(","))
+            best = max((r for r in rows if r["samples_per_s"]), key=lambda r: r["samples_per_s"])
+            overrides.update(PROBES[best["config"]])
+            print(f"probe: training with {best['config']} ({best['samples_per_s']} samples/s)", flush=True)
+        summary = train_on_device(args.task, args.pack, args.out, args.seconds, started, overrides, dataset)
         print(json.dumps(summary, indent=2))
         for path in args.out.iterdir():
             if path.stat().st_size > RETURN_FILE_LIMIT:
@@ -653,13 +676,18 @@ def main(argv: list[str] | None = None) -> int:
         result = pack(args.task, args.data_root, tmp_path / "pack", init, max_photos=6)
         print(f"dry pack: {result.photos} photos, q{result.quality}, {result.data_bytes / MIB:.2f} MiB")
         overrides = {"patch": 64, "batch": 2, "val_every": 0, "amp": "none", "warmup": 50}
+        dataset = None
+        out = tmp_path / "out"
+        if args.task == "deblur":  # as `device --probe worker,device`: a few iterations of each path
+            small = {k: overrides[k] for k in ("patch", "batch", "amp")}
+            rows, dataset = probe(args.task, tmp_path / "pack", out, 30, ["worker", "device"], small)
+            best = max((r for r in rows if r["samples_per_s"]), key=lambda r: r["samples_per_s"])
+            overrides.update(PROBES[best["config"]])
         summary = train_on_device(
-            args.task, tmp_path / "pack", tmp_path / "out", args.seconds, started, overrides
+            args.task, tmp_path / "pack", out, args.seconds, started, overrides, dataset
         )
         print(json.dumps(summary, indent=2))
-        if args.task == "deblur":  # the probe's two synthesis paths, a few iterations each
-            small = {k: overrides[k] for k in ("patch", "batch", "amp")}
-            probe(args.task, tmp_path / "pack", tmp_path / "probe", 30, ["worker", "device"], small)
+        print("files for $OUT:", sorted(f.name for f in out.iterdir()))
     return 0
 
 

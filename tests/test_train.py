@@ -589,7 +589,7 @@ def test_synthesis_on_the_training_device_trains_and_resumes_exactly(tmp_path: P
 
 
 def test_fitted_schedule_ends_inside_the_time_given(tmp_path: Path) -> None:
-    from restore_cli.train.trainer import FIT_PROBE, FIT_SKIP, fitted_iters
+    from restore_cli.train.trainer import fit_points, fitted_iters
 
     # 10 it/s, 100 s left, a 2 s validation every 100 iterations, 5 s kept for the end:
     # each iteration costs 0.1 + 0.02 s, so 95 s hold 791 iterations; 3% margin -> 767 more.
@@ -599,7 +599,8 @@ def test_fitted_schedule_ends_inside_the_time_given(tmp_path: Path) -> None:
     result = DeblurTrainer(cfg, dataset=_dataset()).run()
     records = [json.loads(line) for line in (tmp_path / "run.log.jsonl").read_text().splitlines()]
     fitted = [r for r in records if r["event"] == "schedule"]
-    assert len(fitted) == 1 and fitted[0]["iteration"] == FIT_SKIP + FIT_PROBE
-    assert result.stopped_by == "iters" and result.iteration == fitted[0]["iters"]
+    assert [r["iteration"] for r in fitted] == list(fit_points(0)[1 : 1 + len(fitted)])
+    assert result.stopped_by == "iters" and result.iteration == fitted[-1]["iters"]
+    assert fit_points(14)[0] == fit_points(0)[0] + 14 * 4  # prefetched batches are not timed
     with pytest.raises(UsageError):
         _config(tmp_path, fit_schedule=5, schedule="step").check()

@@ -18,6 +18,7 @@ import numpy as np
 from restore_cli.data.synth import Degradation
 from restore_cli.errors import BadImageError, UsageError
 
+PREFETCH_FACTOR = 4  # batches each data worker prepares ahead
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 PAIR_LAYOUTS = (("blur", "sharp"), ("input", "target"))
 
@@ -414,7 +415,11 @@ def make_loader(dataset, batch: int, start: int = 0, workers: int = 1, rank: int
         # OpenCV's thread pool does not survive fork (a worker touching it hangs), so it is switched off in
         # the parent before the workers are forked; each worker then runs OpenCV on its own single thread.
         cv2.setNumThreads(1)
-        kwargs = {"worker_init_fn": _worker_init, "prefetch_factor": 4, "persistent_workers": False}
+        kwargs = {
+            "worker_init_fn": _worker_init,
+            "prefetch_factor": PREFETCH_FACTOR,
+            "persistent_workers": False,
+        }
     return DataLoader(
         dataset,
         batch_size=batch,

@@ -50,7 +50,8 @@ class TrainConfig:
     time_limit: str | float = 0  # seconds, or "90m", "1h30m", "45s"
     # Size --iters to this wall time (seconds or "8m"): the rate is measured over the first iterations (during
     # the warm-up, whose learning rates do not depend on --iters) and --iters is set so the cosine schedule
-    # ends inside it. For lent GPUs (scripts/gpu_train.py); 0: off.
+    # ends inside it, then set again once the rate has settled (trainer.fit_points). For lent GPUs
+    # (scripts/gpu_train.py); 0: off.
     fit_schedule: str | float = 0
     lr: float = 1e-3
     min_lr: float = 1e-6

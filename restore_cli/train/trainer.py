@@ -54,9 +54,20 @@ class _NullReporter:
         pass
 
 
-# Iterations skipped (start-up, compilation) and then timed before --fit-schedule sets --iters.
+# --fit-schedule: iterations skipped (start-up, compilation; plus the batches the loader prefetched, which
+# arrive at once), then timed before --iters is set; set again over the iterations up to FIT_AGAIN times that
+# point, when the rate has settled (a small step in the learning rate, early in the cosine).
 FIT_SKIP = 5
 FIT_PROBE = 30
+FIT_AGAIN = 4
+
+
+def fit_points(workers: int) -> tuple[int, int, int]:
+    """Iterations (of this run) where --fit-schedule starts its clock, fits, and fits again."""
+    from restore_cli.data.datasets import PREFETCH_FACTOR
+
+    skip = FIT_SKIP + max(0, workers) * PREFETCH_FACTOR
+    return skip, skip + FIT_PROBE, FIT_AGAIN * (skip + FIT_PROBE)
 
 
 def fitted_iters(
@@ -642,7 +653,8 @@ class DeblurTrainer:
         window_t, window_it = start, self.iteration
         it_s = 0.0
         fit_s = cfg.fit_schedule_s()
-        fit_start_t = 0.0
+        marks = fit_points(cfg.workers) if fit_s > 0 else ()
+        mark_t: dict[int, float] = {}
         val_s = 0.0
         try:
             with _StopFlag() as flag:
@@ -670,29 +682,29 @@ class DeblurTrainer:
                     losses.append(loss)
                     self.wall_s = wall_at_start + time.monotonic() - start
                     done = self.iteration - run_iters_start
-                    if fit_s > 0 and done == FIT_SKIP:
-                        fit_start_t = time.monotonic()
-                    elif fit_s > 0 and done == FIT_SKIP + FIT_PROBE:
-                        now = time.monotonic()
-                        rate = FIT_PROBE / max(now - fit_start_t, 1e-9)
-                        cfg.iters = fitted_iters(
-                            self.iteration,
-                            rate,
-                            fit_s - (now - start),
-                            cfg.val_every,
-                            val_s,
-                            2 * val_s + min(10.0, 0.05 * fit_s),
-                        )
-                        log(
-                            {
-                                "event": "schedule",
-                                "iteration": self.iteration,
-                                "rate_it_s": rate,
-                                "iters": cfg.iters,
-                                "fit_schedule_s": fit_s,
-                            }
-                        )
-                        self.reporter.message(f"schedule fitted: {cfg.iters} iterations at {rate:.2f} it/s")
+                    if done in marks:
+                        mark_t[done] = now = time.monotonic()
+                        k = marks.index(done)
+                        if k > 0:
+                            rate = (done - marks[k - 1]) / max(now - mark_t[marks[k - 1]], 1e-9)
+                            cfg.iters = fitted_iters(
+                                self.iteration,
+                                rate,
+                                fit_s - (now - start),
+                                cfg.val_every,
+                                val_s,
+                                2 * val_s + min(10.0, 0.05 * fit_s),
+                            )
+                            log(
+                                {
+                                    "event": "schedule",
+                                    "iteration": self.iteration,
+                                    "rate_it_s": rate,
+                                    "iters": cfg.iters,
+                                    "fit_schedule_s": fit_s,
+                                }
+                            )
+                            self.reporter.message(f"schedule: {cfg.iters} iterations at {rate:.2f} it/s")
                     if self.iteration % cfg.log_every == 0 or self.iteration == run_iters_start + 1:
                         now = time.monotonic()
                         if now > window_t and self.iteration > window_it:
