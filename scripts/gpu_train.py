@@ -485,6 +485,7 @@ def probe(
         rows.append(row)
         print(json.dumps(row), flush=True)
     (out / "probe.json").write_text(json.dumps(rows, indent=2))
+    shutil.rmtree(scratch, ignore_errors=True)
     return rows, dataset
 
 
