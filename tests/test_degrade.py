@@ -79,15 +79,17 @@ def test_fft_blur_is_a_true_convolution() -> None:
     assert torch.allclose(out[0, 0], torch.from_numpy(want), atol=1e-6)
 
 
-def test_device_inputs_equal_worker_inputs_when_only_blur_is_on() -> None:
+@pytest.mark.parametrize("gray", [False, True])
+def test_device_inputs_equal_worker_inputs_when_only_blur_is_on(gray: bool) -> None:
     deg = Degradation(kind="mixed", kernel_size=9, p_noise=0.0, p_poisson=0.0, p_jpeg=0.0)
-    kwargs = dict(patch=16, degradation=deg, seed=2, images=[_photo(40, 44, s) for s in range(3)])
+    images = [_photo(40, 44, s) for s in range(3)]
+    kwargs = dict(patch=16, degradation=deg, seed=2, images=images, gray=gray)
     worker = SharpPhotoDataset("memory", **kwargs)
     device = SharpPhotoDataset("memory", on_device=True, **kwargs)
     raw = [device[i] for i in range(6)]
     batch = {k: torch.stack([r[k] for r in raw]) for k in raw[0]}
     blurred, sharp = device.make_inputs(batch, torch.device("cpu"))
-    assert blurred.shape == sharp.shape == (6, 3, 16, 16)
+    assert blurred.shape == sharp.shape == (6, 1 if gray else 3, 16, 16)
     for i in range(6):
         want_blurred, want_sharp = worker[i]
         assert torch.equal(sharp[i], want_sharp)
