@@ -545,3 +545,62 @@ def test_rgb_weights_fold_into_a_gray_model_exactly(tmp_path: Path) -> None:
     trainer = DeblurTrainer(cfg, dataset=_dataset())
     assert trainer.hyper["in_channels"] == 1
     assert torch.allclose(trainer.model.intro.weight, rgb.intro.weight.sum(1, keepdim=True))
+
+
+def test_synthesis_on_the_training_device_trains_and_resumes_exactly(tmp_path: Path) -> None:
+    from restore_cli.train.trainer import build_train_dataset, synth_on_device
+
+    def device_dataset() -> SharpPhotoDataset:
+        data = _dataset()
+        data.on_device = True
+        return data
+
+    cfg = _config(tmp_path / "a", iters=4, synth_device="device")
+    assert synth_on_device(cfg, torch.device("cpu"))
+    assert not synth_on_device(_config(tmp_path, synth_device="auto"), torch.device("cpu"))
+    straight = DeblurTrainer(cfg, dataset=device_dataset()).run()
+    assert straight.iteration == 4 and all(math.isfinite(v) for v in straight.losses)
+    first = DeblurTrainer(_config(tmp_path / "b", iters=4, synth_device="device"), dataset=device_dataset())
+    from restore_cli.data.datasets import make_loader
+
+    batches = iter(make_loader(first.dataset, first.cfg.batch, start=first.data_pos, workers=0))
+    for _ in range(2):
+        first.train_step(*first.prepare_batch(next(batches)))
+    first.save_checkpoint()
+    resumed = DeblurTrainer(
+        _config(tmp_path / "b", iters=4, synth_device="device", resume=str(tmp_path / "b" / "run.ckpt.pt")),
+        dataset=device_dataset(),
+    )
+    resumed.run()
+    a = torch.load(tmp_path / "a" / "run.ckpt.pt", weights_only=True)
+    b = torch.load(tmp_path / "b" / "run.ckpt.pt", weights_only=True)
+    for name, tensor in a["model"].items():
+        assert torch.equal(tensor, b["model"][name]), name
+    # The trainer builds an on-device dataset from the config (photos from a folder).
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    import cv2
+
+    cv2.imwrite(str(folder / "a.png"), _images(1)[0])
+    built = build_train_dataset(_config(tmp_path, data=str(folder), synth_device="device", saturate=0.5))
+    assert built.on_device and built.degradation.p_saturate == 0.5
+    with pytest.raises(UsageError):
+        _config(tmp_path, synth_device="gpu").check()
+
+
+def test_fitted_schedule_ends_inside_the_time_given(tmp_path: Path) -> None:
+    from restore_cli.train.trainer import fit_points, fitted_iters
+
+    # 10 it/s, 100 s left, a 2 s validation every 100 iterations, 5 s kept for the end:
+    # each iteration costs 0.1 + 0.02 s, so 95 s hold 791 iterations; 3% margin -> 767 more.
+    assert fitted_iters(35, 10.0, 100.0, 100, 2.0, 5.0) == 35 + int(95 / 0.12 * 0.97)
+    assert fitted_iters(35, 10.0, 1.0, 0, 0.0, 5.0) == 36  # out of time: one more, never zero
+    cfg = _config(tmp_path, iters=0, fit_schedule=2.0, time_limit=30, warmup=50, log_every=1)
+    result = DeblurTrainer(cfg, dataset=_dataset()).run()
+    records = [json.loads(line) for line in (tmp_path / "run.log.jsonl").read_text().splitlines()]
+    fitted = [r for r in records if r["event"] == "schedule"]
+    assert [r["iteration"] for r in fitted] == list(fit_points(0)[1 : 1 + len(fitted)])
+    assert result.stopped_by == "iters" and result.iteration == fitted[-1]["iters"]
+    assert fit_points(14)[0] == fit_points(0)[0] + 14 * 4  # prefetched batches are not timed
+    with pytest.raises(UsageError):
+        _config(tmp_path, fit_schedule=5, schedule="step").check()

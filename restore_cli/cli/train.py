@@ -76,6 +76,24 @@ def deblur(
         None, "--noise/--no-noise", help="Add Gaussian/Poisson noise to inputs [on]."
     ),
     jpeg: bool | None = typer.Option(None, "--jpeg/--no-jpeg", help="JPEG re-compression of inputs [on]."),
+    synth_device: str | None = typer.Option(
+        None, "--synth-device", help="Where blur is made: auto (GPU if training on one) | worker | device."
+    ),
+    saturate: float | None = typer.Option(
+        None, "--saturate", help="Share of samples with saturated highlights, clipped after blur [0]."
+    ),
+    sensor_noise: bool | None = typer.Option(
+        None, "--sensor-noise/--srgb-noise", help="Poisson-Gaussian noise in linear light [sRGB noise]."
+    ),
+    random_crf: bool | None = typer.Option(
+        None, "--random-crf/--fixed-crf", help="Random camera response (gamma 1.8-2.6) per sample [2.2]."
+    ),
+    rotation_copies: int | None = typer.Option(
+        None, "--rotation-copies", help="Spatially varying shake: rotated copies along the path [1: off]."
+    ),
+    compile_model: bool | None = typer.Option(
+        None, "--compile/--no-compile", help="torch.compile the training forward (for GPU runs) [off]."
+    ),
     patch: int | None = typer.Option(None, "--patch", help="Training patch size [128]."),
     batch: int | None = typer.Option(None, "--batch", help="Batch size [8]."),
     iters: int | None = typer.Option(
@@ -83,6 +101,9 @@ def deblur(
     ),
     time_limit: str | None = typer.Option(
         None, "--time-limit", help="Stop cleanly after this wall time: 5400, 90m, 1h30m."
+    ),
+    fit_schedule: str | None = typer.Option(
+        None, "--fit-schedule", help="Measure the rate, set --iters so the cosine schedule ends in this time."
     ),
     lr: float | None = typer.Option(None, "--lr", help="Peak learning rate (AdamW) [1e-3]."),
     min_lr: float | None = typer.Option(
@@ -190,10 +211,17 @@ def deblur(
             kernel_size=kernel_size,
             noise=noise,
             jpeg=jpeg,
+            synth_device=synth_device,
+            saturate=saturate,
+            sensor_noise=sensor_noise,
+            random_crf=random_crf,
+            rotation_copies=rotation_copies,
+            compile=compile_model,
             patch=patch,
             batch=batch,
             iters=iters,
             time_limit=time_limit,
+            fit_schedule=fit_schedule,
             lr=lr,
             min_lr=min_lr,
             weight_decay=weight_decay,
@@ -293,6 +321,9 @@ def colorize(
         None, "--iters", help="Stop after N iterations (also the schedule length)."
     ),
     time_limit: str | None = typer.Option(None, "--time-limit", help="Stop cleanly after: 5400, 90m, 1h30m."),
+    fit_schedule: str | None = typer.Option(
+        None, "--fit-schedule", help="Measure the rate, set --iters so the cosine schedule ends in this time."
+    ),
     lr: float | None = typer.Option(None, "--lr", help="Peak learning rate (AdamW) [2e-4]."),
     min_lr: float | None = typer.Option(None, "--min-lr", help="Final learning rate [1e-6]."),
     weight_decay: float | None = typer.Option(None, "--weight-decay", help="AdamW weight decay [0]."),

@@ -18,6 +18,7 @@ import numpy as np
 from restore_cli.data.synth import Degradation
 from restore_cli.errors import BadImageError, UsageError
 
+PREFETCH_FACTOR = 4  # batches each data worker prepares ahead
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 PAIR_LAYOUTS = (("blur", "sharp"), ("input", "target"))
 
@@ -101,6 +102,10 @@ class SharpPhotoDataset:
 
     ``dataset[i]`` returns ``(blurred, sharp)`` float tensors C x patch x patch in [0, 1]. A crop larger than
     the patch (by the kernel radius) is blurred and then centre-cropped, so no blur sees a border.
+
+    With ``on_device=True`` the workers do not blur: ``dataset[i]`` is a dict with the uint8 crop (margin
+    included) and the sample's random choices (:func:`restore_cli.data.degrade.draw_params`), and the trainer
+    makes the whole batch's inputs on its device with :meth:`make_inputs`.
     """
 
     def __init__(
@@ -112,9 +117,11 @@ class SharpPhotoDataset:
         gray: bool = False,
         images: list[np.ndarray] | None = None,
         decode_threads: int = 2,
+        on_device: bool = False,
     ) -> None:
         self.root = Path(root)
         self.patch = patch
+        self.on_device = on_device
         self.degradation = degradation or Degradation()
         self.seed = seed
         self.gray = gray
@@ -124,7 +131,8 @@ class SharpPhotoDataset:
         else:
             self.paths = []
         self.images = images
-        self.margin = self.degradation.kernel_size // 2 + 4
+        # Room for the largest kernel's radius (+4), so the kept patch never sees a border of the crop.
+        self.margin = self.degradation.max_kernel_size // 2 + 4
 
     def __len__(self) -> int:  # nominal: the stream of samples is unbounded
         return 2**62
@@ -137,8 +145,8 @@ class SharpPhotoDataset:
     def nbytes(self) -> int:
         return sum(a.nbytes for a in self.images)
 
-    def sample(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """Sample ``index`` as float32 H x W x C arrays (blurred, sharp)."""
+    def _crop(self, index: int) -> tuple[np.ndarray, np.random.Generator]:
+        """The sample's uint8 crop (patch plus margin on each side, augmented) and its generator."""
         rng = np.random.default_rng([self.seed, index])
         img = self.images[int(rng.integers(len(self.images)))]
         big = self.patch + 2 * self.margin
@@ -148,20 +156,51 @@ class SharpPhotoDataset:
         if self.gray:
             crop = to_gray_u8(crop)
         (crop,) = augment([crop], rng)
+        return crop, rng
+
+    def sample(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Sample ``index`` as float32 H x W x C arrays (blurred, sharp)."""
+        crop, rng = self._crop(index)
         sharp = crop.astype(np.float32) / 255.0
         blurred = self.degradation.apply(sharp, rng)
         m = self.margin
         return blurred[m : m + self.patch, m : m + self.patch], sharp[m : m + self.patch, m : m + self.patch]
 
+    def raw_sample(self, index: int) -> dict:
+        """Sample ``index`` for on-device synthesis: uint8 crop (C x S x S) and its random choices."""
+        import torch
+
+        from restore_cli.data.degrade import draw_params
+
+        crop, rng = self._crop(index)
+        params = draw_params(self.degradation, rng)
+        return {
+            "sharp_u8": torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1))),
+            **{k: torch.as_tensor(v) for k, v in params.items()},
+        }
+
     def __getitem__(self, index: int):
+        if self.on_device:
+            return self.raw_sample(index)
         blurred, sharp = self.sample(index)
         return _hwc_to_chw_float(blurred), _hwc_to_chw_float(sharp)
 
+    def make_inputs(self, batch: dict, device) -> tuple:
+        """(blurred, sharp) float tensors B x C x patch x patch on ``device`` from a batch of raw samples."""
+        from restore_cli.data.degrade import degrade_batch
+
+        sharp_u8 = batch["sharp_u8"].to(device, non_blocking=True)
+        blurred = degrade_batch(sharp_u8, batch)
+        m, p = self.margin, self.patch
+        sharp = sharp_u8[:, :, m : m + p, m : m + p].float().div_(255.0)
+        return blurred[:, :, m : m + p, m : m + p].contiguous(), sharp
+
     def describe(self) -> str:
         gray = ", gray" if self.gray else ""
+        where = ", synthesised on the training device" if self.on_device else ""
         return (
             f"{self.num_photos} sharp photos from {self.root} (patch {self.patch}{gray}), "
-            f"synthetic blur: {self.degradation.describe()}"
+            f"synthetic blur: {self.degradation.describe()}{where}"
         )
 
 
@@ -376,7 +415,11 @@ def make_loader(dataset, batch: int, start: int = 0, workers: int = 1, rank: int
         # OpenCV's thread pool does not survive fork (a worker touching it hangs), so it is switched off in
         # the parent before the workers are forked; each worker then runs OpenCV on its own single thread.
         cv2.setNumThreads(1)
-        kwargs = {"worker_init_fn": _worker_init, "prefetch_factor": 4, "persistent_workers": False}
+        kwargs = {
+            "worker_init_fn": _worker_init,
+            "prefetch_factor": PREFETCH_FACTOR,
+            "persistent_workers": False,
+        }
     return DataLoader(
         dataset,
         batch_size=batch,

@@ -81,14 +81,19 @@ def camera_shake_trajectory(
 
 
 def rasterize_trajectory(
-    positions: np.ndarray, size: int, oversample: int = 8, dwell: np.ndarray | None = None
+    positions: np.ndarray,
+    size: int,
+    oversample: int = 8,
+    dwell: np.ndarray | None = None,
+    parts: int = 1,
 ) -> np.ndarray:
     """Draw a trajectory into a ``size`` x ``size`` kernel with bilinear splatting (sub-pixel accurate).
 
     The path is linearly interpolated ``oversample`` times per step, centred on its (exposure-weighted)
     centroid, shrunk if it would leave the kernel, and normalised to sum 1. ``dwell`` (one positive weight per
     step) is the exposure the camera spends at each step: a hand slowing down leaves a brighter spot, as in
-    recorded kernels; None is constant exposure.
+    recorded kernels; None is constant exposure. ``parts`` > 1 returns ``parts x size x size``: the kernel
+    split into consecutive stretches of the path (same centring and scale; together they sum to 1).
     """
     n = len(positions)
     t = np.linspace(0, n - 1, (n - 1) * oversample + 1)
@@ -105,16 +110,18 @@ def rasterize_trajectory(
     x, y = x + half, y + half
     x0, y0 = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
     fx, fy = x - x0, y - y0
-    kernel = np.zeros((size, size), dtype=np.float64)
+    part = np.minimum((t * parts / max(n - 1, 1)).astype(np.int64), parts - 1)
+    kernel = np.zeros((parts, size, size), dtype=np.float64)
     for dx, dy, w in (
         (0, 0, (1 - fx) * (1 - fy)),
         (1, 0, fx * (1 - fy)),
         (0, 1, (1 - fx) * fy),
         (1, 1, fx * fy),
     ):
-        np.add.at(kernel, (np.clip(y0 + dy, 0, size - 1), np.clip(x0 + dx, 0, size - 1)), w * exposure)
+        index = (part, np.clip(y0 + dy, 0, size - 1), np.clip(x0 + dx, 0, size - 1))
+        np.add.at(kernel, index, w * exposure)
     kernel /= kernel.sum()
-    return kernel.astype(np.float32)
+    return (kernel[0] if parts == 1 else kernel).astype(np.float32)
 
 
 def motion_kernel(rng: np.random.Generator, size: int = 31, length: float | None = None) -> np.ndarray:
@@ -177,25 +184,69 @@ class Degradation:
     p_jpeg: float = 0.3
     jpeg_quality: tuple[int, int] = (60, 95)
     gamma: float = GAMMA
+    # Closer to real cameras (issue 11, after RSBlur, Rim et al. 2022). All off by default: none has been
+    # shown to help yet (that needs a GPU training run). They run in torch (restore_cli.data.degrade), on the
+    # training device with --synth-device device or in the data workers otherwise.
+    p_saturate: float = 0.0  # share of samples whose clipped highlights are brightened above 1 before blur
+    saturate_gain: tuple[float, float] = (1.5, 6.0)  # how much more light a clipped pixel stood for
+    noise_model: str = "srgb"  # "srgb": Poisson + Gaussian in sRGB (as trained so far); "sensor": below
+    read_sigma: tuple[float, float] = (0.0005, 0.01)  # "sensor": Gaussian read noise in linear light
+    crf: str = "gamma"  # "gamma": the fixed power law; "random": a gamma per sample in gamma_range
+    gamma_range: tuple[float, float] = (1.8, 2.6)
+    rotation_copies: int = 1  # > 1: spatially varying shake, this many rotated copies along the path
+    rotation_degrees: float = 1.0  # largest camera roll over the exposure
 
     KINDS = ("motion", "gaussian", "defocus", "mixed")
+    NOISE_MODELS = ("srgb", "sensor")
+    CRFS = ("gamma", "random")
 
     def __post_init__(self) -> None:
         if self.kind not in self.KINDS:
             raise ValueError(f"unknown blur kind {self.kind!r}; choose one of {', '.join(self.KINDS)}")
+        if self.noise_model not in self.NOISE_MODELS:
+            raise ValueError(f"unknown noise model {self.noise_model!r}; choose srgb or sensor")
+        if self.crf not in self.CRFS:
+            raise ValueError(f"unknown camera response {self.crf!r}; choose gamma or random")
 
-    def sample_kernel(self, rng: np.random.Generator) -> np.ndarray:
-        """Draw one blur kernel according to ``kind`` and the mix probabilities."""
-        kind = self.kind
-        if kind == "mixed":
-            p = np.array([self.p_motion, self.p_gaussian, self.p_defocus], dtype=np.float64)
-            kind = ("motion", "gaussian", "defocus")[int(rng.choice(3, p=p / p.sum()))]
+    @property
+    def camera_steps(self) -> bool:
+        """True when a step only the torch implementation has is on (then ``apply`` runs that one)."""
+        return (
+            self.p_saturate > 0
+            or self.noise_model != "srgb"
+            or self.crf != "gamma"
+            or self.rotation_copies > 1
+        )
+
+    @property
+    def max_kernel_size(self) -> int:
+        """The side of the largest kernel this synthesis can draw (motion, Gaussian or defocus)."""
+        sizes = [self.kernel_size]
+        if self.kind in ("gaussian", "mixed") and self.gaussian_sigma[1] > 0:
+            sizes.append(2 * max(1, math.ceil(3.0 * self.gaussian_sigma[1])) + 1)
+        if self.kind in ("defocus", "mixed") and self.defocus_radius[1] > 0.5:
+            sizes.append(2 * math.ceil(self.defocus_radius[1]) + 1)
+        return max(sizes)
+
+    def pick_kind(self, rng: np.random.Generator) -> str:
+        """The blur kind of one sample ("mixed" chooses by the mix probabilities)."""
+        if self.kind != "mixed":
+            return self.kind
+        p = np.array([self.p_motion, self.p_gaussian, self.p_defocus], dtype=np.float64)
+        return ("motion", "gaussian", "defocus")[int(rng.choice(3, p=p / p.sum()))]
+
+    def kernel_of_kind(self, kind: str, rng: np.random.Generator) -> np.ndarray:
+        """Draw one kernel of ``kind``."""
         if kind == "motion":
             frac = rng.uniform(*self.motion_length)
             return motion_kernel(rng, self.kernel_size, length=frac * (self.kernel_size - 3))
         if kind == "gaussian":
             return gaussian_kernel(rng.uniform(*self.gaussian_sigma))
         return defocus_kernel(rng.uniform(*self.defocus_radius))
+
+    def sample_kernel(self, rng: np.random.Generator) -> np.ndarray:
+        """Draw one blur kernel according to ``kind`` and the mix probabilities."""
+        return self.kernel_of_kind(self.pick_kind(rng), rng)
 
     def add_noise_and_jpeg(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Sensor noise (Poisson in linear light, Gaussian in sRGB) then optional JPEG re-compression."""
@@ -213,6 +264,8 @@ class Degradation:
 
     def apply(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Degrade an sRGB float32 image in [0, 1] (H x W x C): blur in linear light, noise, JPEG."""
+        if self.camera_steps:
+            return self._apply_torch(image, rng)
         blurred = blur_linear(image, self.sample_kernel(rng), self.gamma)
         return self.add_noise_and_jpeg(blurred, rng)
 
@@ -225,8 +278,41 @@ class Degradation:
         return (
             f"{mix}, kernel {self.kernel_size}, linear light gamma {self.gamma:g}, "
             f"noise p={self.p_noise:g} sigma<={self.noise_sigma[1]:g}, poisson p={self.p_poisson:g}, "
-            f"jpeg p={self.p_jpeg:g} q{self.jpeg_quality[0]}-{self.jpeg_quality[1]}"
+            f"jpeg p={self.p_jpeg:g} q{self.jpeg_quality[0]}-{self.jpeg_quality[1]}" + self._describe_camera()
         )
+
+    def _describe_camera(self) -> str:
+        parts = []
+        if self.p_saturate > 0:
+            parts.append(
+                f"saturated highlights p={self.p_saturate:g} gain {self.saturate_gain[0]:g}-"
+                f"{self.saturate_gain[1]:g}"
+            )
+        if self.noise_model == "sensor":
+            parts.append(
+                f"sensor noise (Poisson-Gaussian in linear light, read sigma <= {self.read_sigma[1]:g})"
+            )
+        if self.crf == "random":
+            parts.append(f"camera response gamma {self.gamma_range[0]:g}-{self.gamma_range[1]:g}")
+        if self.rotation_copies > 1:
+            parts.append(
+                f"spatially varying shake ({self.rotation_copies} copies, roll <= "
+                f"{self.rotation_degrees:g} deg)"
+            )
+        return "".join(", " + p for p in parts)
+
+    def _apply_torch(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The camera steps through restore_cli.data.degrade on CPU (one sample)."""
+        import torch
+
+        from restore_cli.data.degrade import degrade_batch, draw_params
+
+        params = draw_params(self, rng)
+        batch = {k: torch.as_tensor(np.asarray(v))[None] for k, v in params.items()}
+        u8 = np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        x = torch.from_numpy(np.ascontiguousarray(u8.transpose(2, 0, 1)))[None]
+        out = degrade_batch(x, batch)[0]
+        return np.ascontiguousarray(out.permute(1, 2, 0).numpy(), dtype=np.float32)
 
 
 def jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:

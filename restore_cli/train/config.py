@@ -42,10 +42,24 @@ class TrainConfig:
     kernel_size: int = 31
     noise: bool = True
     jpeg: bool = True
+    # Where the blur is made: "worker" (data workers, NumPy/OpenCV), "device" (the training device, as a
+    # batch in torch), "auto" (device on a GPU, worker on CPU). See restore_cli/data/degrade.py.
+    synth_device: str = "auto"
+    # Closer to real cameras (off by default until a GPU run shows they help; docs/TRAINING.md).
+    saturate: float = 0.0  # share of samples with saturated highlights (brightened above 1 before the blur)
+    sensor_noise: bool = False  # Poisson-Gaussian noise in linear light instead of Poisson + sRGB Gaussian
+    random_crf: bool = False  # a random camera response (gamma 1.8-2.6) per sample instead of gamma 2.2
+    rotation_copies: int = 1  # > 1: spatially varying shake (rotated copies averaged along the path)
+    compile: bool = False  # torch.compile the model's training forward (GPU sessions: measure it)
     patch: int = 128
     batch: int = 8
     iters: int = 0  # 0: no iteration limit (then give time_limit); also the horizon of the lr schedule
     time_limit: str | float = 0  # seconds, or "90m", "1h30m", "45s"
+    # Size --iters to this wall time (seconds or "8m"): the rate is measured over the first iterations (during
+    # the warm-up, whose learning rates do not depend on --iters) and --iters is set so the cosine schedule
+    # ends inside it, then set again once the rate has settled (trainer.fit_points). For lent GPUs
+    # (scripts/gpu_train.py); 0: off.
+    fit_schedule: str | float = 0
     lr: float = 1e-3
     min_lr: float = 1e-6
     weight_decay: float = 0.0
@@ -94,6 +108,10 @@ class TrainConfig:
         """The wall-clock limit in seconds (0: none)."""
         return parse_duration(self.time_limit)
 
+    def fit_schedule_s(self) -> float:
+        """The wall time the schedule is sized to (0: --iters as given)."""
+        return parse_duration(self.fit_schedule)
+
     def checkpoint_path(self) -> Path | None:
         if self.checkpoint:
             return Path(self.checkpoint)
@@ -136,12 +154,20 @@ class TrainConfig:
         """Reject combinations that cannot train (before any data or model is loaded)."""
         if not self.data:
             raise UsageError("no training data; give --data FOLDER (sharp photos, or blur/sharp pairs)")
-        if self.iters <= 0 and self.time_limit_s() <= 0:
+        if self.fit_schedule_s() > 0 and self.schedule != "cosine":
+            raise UsageError("--fit-schedule sizes a cosine schedule; drop it or use --schedule cosine")
+        if self.iters <= 0 and self.time_limit_s() <= 0 and self.fit_schedule_s() <= 0:
             raise UsageError("give --iters N and/or --time-limit (e.g. 90m) so the run knows when to stop")
         if self.schedule not in ("cosine", "step", "constant"):
             raise UsageError(f"unknown --schedule {self.schedule!r}; choose cosine, step or constant")
         if self.synth not in ("motion", "gaussian", "defocus", "mixed"):
             raise UsageError(f"unknown --synth {self.synth!r}; choose motion, gaussian, defocus or mixed")
+        if self.synth_device not in ("auto", "worker", "device"):
+            raise UsageError(f"unknown --synth-device {self.synth_device!r}; choose auto, worker or device")
+        if not 0.0 <= self.saturate <= 1.0:
+            raise UsageError("--saturate is a share of samples, in [0, 1]")
+        if self.rotation_copies < 1:
+            raise UsageError("--rotation-copies must be at least 1")
         if self.patch <= 0 or self.batch <= 0:
             raise UsageError("--patch and --batch must be positive")
         if not 0.0 <= self.ema < 1.0:

@@ -54,6 +54,35 @@ class _NullReporter:
         pass
 
 
+# --fit-schedule: iterations skipped (start-up, compilation; plus the batches the loader prefetched, which
+# arrive at once), then timed before --iters is set; set again over the iterations up to FIT_AGAIN times that
+# point, when the rate has settled (a small step in the learning rate, early in the cosine).
+FIT_SKIP = 5
+FIT_PROBE = 30
+FIT_AGAIN = 4
+
+
+def fit_points(workers: int) -> tuple[int, int, int]:
+    """Iterations (of this run) where --fit-schedule starts its clock, fits, and fits again."""
+    from restore_cli.data.datasets import PREFETCH_FACTOR
+
+    skip = FIT_SKIP + max(0, workers) * PREFETCH_FACTOR
+    return skip, skip + FIT_PROBE, FIT_AGAIN * (skip + FIT_PROBE)
+
+
+def fitted_iters(
+    iteration: int, rate_it_s: float, seconds_left: float, val_every: int, val_s: float, reserve_s: float
+) -> int:
+    """The --iters that end the schedule inside ``seconds_left`` at ``rate_it_s``, validations included.
+
+    Each iteration costs 1 / rate plus its share of a validation (``val_s`` every ``val_every``);
+    ``reserve_s`` is kept for the last validation, checkpoint and export; 3% is a margin for rate drift.
+    """
+    per_iter = 1.0 / max(rate_it_s, 1e-9) + (val_s / val_every if val_every > 0 else 0.0)
+    more = max(0.0, seconds_left - reserve_s) / per_iter * 0.97
+    return iteration + max(1, int(more))
+
+
 @dataclass
 class TrainResult:
     """What a run did: where it stopped and why, and the last validation numbers."""
@@ -135,21 +164,48 @@ def resolve_hyper(cfg: TrainConfig, init_hyper: dict[str, Any] | None = None) ->
     return spec.hyper(**hyper)
 
 
-def build_train_dataset(cfg: TrainConfig):
+def degradation_of(cfg: TrainConfig):
+    """The blur synthesis a config asks for (restore_cli.data.synth.Degradation)."""
+    from restore_cli.data.synth import Degradation
+
+    degradation = Degradation(
+        kind=cfg.synth,
+        kernel_size=cfg.kernel_size,
+        p_saturate=cfg.saturate,
+        noise_model="sensor" if cfg.sensor_noise else "srgb",
+        crf="random" if cfg.random_crf else "gamma",
+        rotation_copies=cfg.rotation_copies,
+    )
+    if not cfg.noise:
+        degradation.p_noise = degradation.p_poisson = 0.0
+    if not cfg.jpeg:
+        degradation.p_jpeg = 0.0
+    return degradation
+
+
+def synth_on_device(cfg: TrainConfig, device: torch.device) -> bool:
+    """Whether the training device makes the blurred inputs (--synth-device; auto: on a GPU)."""
+    if cfg.synth_device == "auto":
+        return device.type == "cuda"
+    return cfg.synth_device == "device"
+
+
+def build_train_dataset(cfg: TrainConfig, device: torch.device | None = None):
     """Pairs when --data holds a blur/sharp layout, else sharp photos with on-the-fly synthesis."""
     from restore_cli.data.datasets import PairedDataset, SharpPhotoDataset, has_pairs
-    from restore_cli.data.synth import Degradation
 
     if not Path(cfg.data).exists():
         raise UsageError("training data folder not found", cfg.data)
     if has_pairs(cfg.data):
         return PairedDataset(cfg.data, patch=cfg.patch, seed=cfg.seed, gray=cfg.gray)
-    degradation = Degradation(kind=cfg.synth, kernel_size=cfg.kernel_size)
-    if not cfg.noise:
-        degradation.p_noise = degradation.p_poisson = 0.0
-    if not cfg.jpeg:
-        degradation.p_jpeg = 0.0
-    return SharpPhotoDataset(cfg.data, patch=cfg.patch, degradation=degradation, seed=cfg.seed, gray=cfg.gray)
+    return SharpPhotoDataset(
+        cfg.data,
+        patch=cfg.patch,
+        degradation=degradation_of(cfg),
+        seed=cfg.seed,
+        gray=cfg.gray,
+        on_device=synth_on_device(cfg, device or pick_device(cfg.device)),
+    )
 
 
 def _pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, int, int]:
@@ -299,6 +355,8 @@ class DeblurTrainer:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.model.train()
         self.net = self.model  # what the forward pass calls
+        if cfg.compile:
+            self.net = torch.compile(self.model)  # same parameters; only the training forward is compiled
         self.amp_dtype = None
         if self.device.type == "cuda" and cfg.amp != "none":
             self.amp_dtype = torch.bfloat16 if cfg.amp == "bf16" else torch.float16
@@ -369,7 +427,14 @@ class DeblurTrainer:
         self.loss_fn = ContentLoss(self.cfg.loss, perceptual=perceptual)
 
     def _build_dataset(self):
-        return build_train_dataset(self.cfg)
+        return build_train_dataset(self.cfg, self.device)
+
+    def prepare_batch(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """(inputs, targets) of a loader batch: raw samples are degraded here, on the training device."""
+        if isinstance(batch, dict):
+            with torch.no_grad():
+                return self.dataset.make_inputs(batch, self.device)
+        return batch[0], batch[1]
 
     def _on_data_ready(self) -> None:
         """Called once the dataset (and any checkpoint) is loaded: statistics of the data go here."""
@@ -600,10 +665,16 @@ class DeblurTrainer:
         run_iters_start = self.iteration
         window_t, window_it = start, self.iteration
         it_s = 0.0
+        fit_s = cfg.fit_schedule_s()
+        marks = fit_points(cfg.workers) if fit_s > 0 else ()
+        mark_t: dict[int, float] = {}
+        val_s = 0.0
         try:
             with _StopFlag() as flag:
                 if self.iteration == 0 and self.valset is not None and cfg.val_every > 0:
+                    t0 = time.monotonic()
                     self._report_val(self.validate(), log)
+                    val_s = time.monotonic() - t0
                 batches = iter(loader)
                 while True:
                     if cfg.iters > 0 and self.iteration >= cfg.iters:
@@ -619,10 +690,34 @@ class DeblurTrainer:
                     if reason:
                         stopped_by = reason
                         break
-                    blurred, sharp = next(batches)
+                    blurred, sharp = self.prepare_batch(next(batches))
                     loss, parts = self.train_step(blurred, sharp)
                     losses.append(loss)
                     self.wall_s = wall_at_start + time.monotonic() - start
+                    done = self.iteration - run_iters_start
+                    if done in marks:
+                        mark_t[done] = now = time.monotonic()
+                        k = marks.index(done)
+                        if k > 0:
+                            rate = (done - marks[k - 1]) / max(now - mark_t[marks[k - 1]], 1e-9)
+                            cfg.iters = fitted_iters(
+                                self.iteration,
+                                rate,
+                                fit_s - (now - start),
+                                cfg.val_every,
+                                val_s,
+                                2 * val_s + min(10.0, 0.05 * fit_s),
+                            )
+                            log(
+                                {
+                                    "event": "schedule",
+                                    "iteration": self.iteration,
+                                    "rate_it_s": rate,
+                                    "iters": cfg.iters,
+                                    "fit_schedule_s": fit_s,
+                                }
+                            )
+                            self.reporter.message(f"schedule: {cfg.iters} iterations at {rate:.2f} it/s")
                     if self.iteration % cfg.log_every == 0 or self.iteration == run_iters_start + 1:
                         now = time.monotonic()
                         if now > window_t and self.iteration > window_it:
