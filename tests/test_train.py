@@ -545,3 +545,39 @@ def test_rgb_weights_fold_into_a_gray_model_exactly(tmp_path: Path) -> None:
     trainer = DeblurTrainer(cfg, dataset=_dataset())
     assert trainer.hyper["in_channels"] == 1
     assert torch.allclose(trainer.model.intro.weight, rgb.intro.weight.sum(1, keepdim=True))
+
+
+def test_colorize_data_pools_several_folders(tmp_path: Path) -> None:
+    from PIL import Image as PILImage
+    from typer.testing import CliRunner
+
+    from restore_cli.cli.train import app
+    from restore_cli.data.datasets import ColorPhotoDataset
+    from restore_cli.train.config import build_config
+
+    images = _images(3)
+    for i, folder in enumerate(("a", "b", "b")):
+        (tmp_path / folder).mkdir(exist_ok=True)
+        PILImage.fromarray(images[i]).save(tmp_path / folder / f"{i}.png")
+    pooled = ColorPhotoDataset([tmp_path / "a", tmp_path / "b"], patch=16)
+    assert pooled.num_photos == 3 and "a" in pooled.describe() and "b" in pooled.describe()
+    assert ColorPhotoDataset(tmp_path / "b", patch=16).num_photos == 2
+    cfg = build_config(task="colorize", data=[str(tmp_path / "a"), str(tmp_path / "b")], iters=1)
+    assert cfg.data_folders() == [tmp_path / "a", tmp_path / "b"]
+    with pytest.raises(UsageError, match="one --data folder"):
+        build_config(task="deblur", data=[str(tmp_path / "a"), str(tmp_path / "b")], iters=1).check()
+    out = tmp_path / "c.safetensors"
+    result = CliRunner().invoke(
+        app,
+        [
+            "colorize", "--data", str(tmp_path / "a"), "--data", str(tmp_path / "b"), "--iters", "1",
+            "--patch", "16", "--batch", "2", "--hyper", '{"base": 4, "depth": 3, "head": "bins"}',
+            "--workers", "0", "--out", str(out), "--quiet", "--device", "cpu",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert out.is_file()
+    missing = CliRunner().invoke(
+        app, ["colorize", "--data", str(tmp_path / "a"), "--data", str(tmp_path / "nope"), "--iters", "1"]
+    )
+    assert missing.exit_code != 0 and "nope" in missing.output
