@@ -158,9 +158,18 @@ def _deblur_pixels(
     return engine.run_deblur(loaded, pixels, tile=tile, passes=passes)
 
 
-def _colorize_pixels(pixels: np.ndarray, model: Any, engine: Any) -> np.ndarray:
+def _check_strength(strength: float) -> float:
+    from restore_cli.color import check_strength
+
+    try:
+        return check_strength(strength)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _colorize_pixels(pixels: np.ndarray, model: Any, engine: Any, strength: float = 1.0) -> np.ndarray:
     loaded = resolve_model(model, "colorize", engine)
-    return engine.run_colorize(loaded, pixels)
+    return engine.run_colorize(loaded, pixels, strength=strength)
 
 
 def deblur(
@@ -175,11 +184,15 @@ def deblur(
     return _output(inp, _deblur_pixels(inp.pixels, model, passes, engine, tile))
 
 
-def colorize(image: Any, model: Any = None, engine: Any = None) -> Any:
-    """Add colour; the output is RGB (RGBA with the original alpha) with the input's lightness kept."""
+def colorize(image: Any, model: Any = None, engine: Any = None, strength: float = 1.0) -> Any:
+    """Add colour; the output is RGB (RGBA with the original alpha) with the input's lightness kept.
+
+    ``strength`` scales the colour (the ab chroma): 0 gray, 1 the model's colour, up to 2 more saturated.
+    """
+    strength = _check_strength(strength)
     engine = engine or default_engine()
     inp = _to_input(image)
-    return _output(inp, _colorize_pixels(inp.pixels, model, engine))
+    return _output(inp, _colorize_pixels(inp.pixels, model, engine, strength))
 
 
 def _is_gray(pixels: np.ndarray, tolerance: float) -> bool:
@@ -200,7 +213,8 @@ class Pipeline:
     """Deblur and colorize in a chosen order, or decide per image (``order="auto"``).
 
     Models are resolved on first use, so a pipeline that never needs a step never loads its weights.
-    ``tile`` (default ``"auto"``) is passed to the engine for deblurring.
+    ``tile`` (default ``"auto"``) is passed to the engine for deblurring; ``strength`` scales the colour of
+    the colorize step (0 gray, 1 the model, up to 2).
     """
 
     def __init__(
@@ -214,6 +228,7 @@ class Pipeline:
         gray_tolerance: float = DEFAULT_GRAY_TOLERANCE,
         engine: Any = None,
         tile: int | str = "auto",
+        strength: float = 1.0,
     ) -> None:
         if order not in ORDERS:
             raise UsageError(f"unknown order {order!r}; use {', '.join(ORDERS)}")
@@ -230,6 +245,7 @@ class Pipeline:
         self.gray_tolerance = float(gray_tolerance)
         self.engine = engine
         self.tile = tile
+        self.strength = _check_strength(strength)
 
     def __repr__(self) -> str:
         return f"Pipeline(order={self.order!r}, passes={self.passes}, blur_threshold={self.blur_threshold})"
@@ -285,7 +301,7 @@ class Pipeline:
                     gray_model=self.gray_deblur_model,
                 )
             else:
-                pixels = _colorize_pixels(pixels, self.colorize_model, engine)
+                pixels = _colorize_pixels(pixels, self.colorize_model, engine, self.strength)
         return _output(inp, pixels)
 
 

@@ -8,6 +8,18 @@ import typer
 
 from restore_cli.cli import common
 
+# Shared with `restore pipeline` (its colorize step); the range is restore_cli.color.MAX_STRENGTH.
+Strength = Annotated[
+    float,
+    typer.Option(
+        "--strength",
+        min=0.0,
+        max=2.0,
+        help="Colour strength: 0 gray, 1 the model's colour, up to 2 more saturated.",
+        rich_help_panel=common._MODEL,
+    ),
+]
+
 
 def colorize(
     inputs: common.Inputs,
@@ -21,6 +33,7 @@ def colorize(
     skip_existing: common.SkipExisting = False,
     model: common.ModelName = None,
     weights: common.WeightsFile = None,
+    strength: Strength = 1.0,
     device: common.Device = "auto",
     precision: common.PrecisionOpt = common.Precision.fp32,
     max_pixels: common.MaxPixels = None,
@@ -43,7 +56,7 @@ def colorize(
         loaded = common.load_weights(ref, "colorize", common.engine_device(engine))
 
         def process(image: Any) -> Any:
-            return colorize_image(image, model=loaded, engine=engine)
+            return colorize_image(image, model=loaded, engine=engine, strength=strength)
 
         return process
 

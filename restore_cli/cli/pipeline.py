@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from restore_cli.cli import common
+from restore_cli.cli.colorize import Strength
 
 _PIPE = "Pipeline"
 
@@ -70,6 +71,7 @@ def pipeline(
         Path | None,
         typer.Option("--colorize-weights", help="Colorize .safetensors file.", rich_help_panel=common._MODEL),
     ] = None,
+    strength: Strength = 1.0,
     device: common.Device = "auto",
     precision: common.PrecisionOpt = common.Precision.fp32,
     tile: common.Tile = "auto",
@@ -107,6 +109,7 @@ def pipeline(
             gray_deblur_model=gray_deblur,
             engine=engine,
             tile=tile_size,
+            strength=strength,
             **options,
         )
 
