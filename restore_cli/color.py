@@ -259,39 +259,41 @@ def annealed_mean(logits: torch.Tensor, bins: torch.Tensor | None = None, T: flo
 # (docs/INTERNALS.md, "Colour" gives the table).
 
 ANNEAL_T = 0.38  # Zhang et al.'s temperature; 0.3..1.0 measured: lower is patchier, higher browner
-CONFIDENCE_SPREAD = 30.0  # ab spread (std of the predicted distribution) at which confidence halves
-CONFIDENCE_POWER = 4.0  # how sharply confidence falls past CONFIDENCE_SPREAD
-CONFIDENT_GAIN = 1.4  # chroma gain where the model is sure, against the annealed mean's averaging
+CONFIDENCE_RADIUS = 15.0  # ab distance within which predicted mass agrees with the decoded colour
+CONFIDENCE_MASS = 0.6  # that much agreeing mass (or more) is full confidence; less pulls toward neutral
+CONFIDENT_GAIN = 1.35  # chroma gain where the model is sure, against the annealed mean's averaging
 GUIDE_RADIUS = 4  # box radius of the guided filter, in pixels of the model's working image (short side 256)
 GUIDE_EPS = 0.01  # guided-filter regularisation on L / 100: edges weaker than ~10 L units are smoothed over
 MAX_STRENGTH = 2.0
 
 
-def confidence(probs: torch.Tensor, bins: torch.Tensor | None = None) -> torch.Tensor:
-    """Confidence in [0, CONFIDENT_GAIN] of a predicted ab distribution ``N x Q x H x W``: ``N x 1 x H x W``.
+def confidence(probs: torch.Tensor, ab: torch.Tensor, bins: torch.Tensor | None = None) -> torch.Tensor:
+    """Confidence in [0, CONFIDENT_GAIN] of a decoded colour ``ab`` (``N x 2 x H x W``): ``N x 1 x H x W``.
 
-    The spread s (standard deviation in ab units) of the distribution is small when one colour is predicted
-    and large when the mass is split between distant colours (blue sky vs. brown wall) or smeared everywhere;
-    the annealed mean of such a distribution is an average of colours that are all wrong (brown, or a blue
-    blotch). Confidence ``g / (1 + (s / s0) ** k)`` keeps confident pixels (boosted by g) and pulls uncertain
-    ones toward neutral gray, which costs little when wrong.
+    ``probs`` (``N x Q x H x W``) is the predicted ab distribution. The agreeing mass is the probability the
+    model itself gives to colours within CONFIDENCE_RADIUS of ``ab``: near 1 when one colour is predicted,
+    small when the mass is split between distant colours (blue sky vs. brown wall: their annealed mean is a
+    colour neither mode wants, a brown or a blue blotch) or smeared everywhere. Confidence
+    ``g * min(1, mass / CONFIDENCE_MASS)`` keeps sure pixels (boosted by g) and pulls unsure ones toward
+    neutral gray, which costs little when wrong.
     """
     bins = _bins_like(bins, probs)
-    mean = torch.einsum("nqhw,qc->nchw", probs, bins)
-    second = torch.einsum("nqhw,q->nhw", probs, bins.pow(2).sum(1)).unsqueeze(1)
-    spread = (second - mean.pow(2).sum(1, keepdim=True)).clamp_min(0.0).sqrt()
-    return CONFIDENT_GAIN / (1.0 + (spread / CONFIDENCE_SPREAD) ** CONFIDENCE_POWER)
+    near = _bin_sq_distances(ab, bins) <= CONFIDENCE_RADIUS**2
+    mass = (probs * near).sum(1, keepdim=True)
+    return CONFIDENT_GAIN * (mass / CONFIDENCE_MASS).clamp(max=1.0)
 
 
 def decode_bins(logits: torch.Tensor, bins: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The colorizer's decoding: class logits ``N x Q x H x W`` -> (ab ``N x 2 x H x W``, confidence).
 
-    ab is the annealed mean (T = ANNEAL_T) scaled by :func:`confidence` of the plain (T = 1) distribution.
+    ab is the annealed mean (T = ANNEAL_T) scaled by its :func:`confidence` under the plain (T = 1)
+    distribution.
     """
     logits = logits.float()
     bins = _bins_like(bins, logits)
-    weight = confidence(torch.softmax(logits, dim=1), bins)
-    return annealed_mean(logits, bins, ANNEAL_T) * weight, weight
+    ab = annealed_mean(logits, bins, ANNEAL_T)
+    weight = confidence(torch.softmax(logits, dim=1), ab, bins)
+    return ab * weight, weight
 
 
 def _box(x: np.ndarray, radius: int) -> np.ndarray:

@@ -213,7 +213,9 @@ def test_confidence_pulls_uncertain_pixels_toward_neutral():
     annealed = color.annealed_mean(split, T=color.ANNEAL_T)
     assert float(ab_split.norm(dim=1).max()) < 0.3 * float(annealed.norm(dim=1).min())
     # The direction of the colour is kept: only its amount changes.
-    torch.testing.assert_close(ab_split / conf_split, annealed, rtol=1e-4, atol=1e-3)
+    torch.testing.assert_close(ab_split, annealed * conf_split)
+    mixed = _logits_at({blue: 0.15, orange: 0.85})  # a minor second mode: still sure of orange
+    assert float(color.decode_bins(mixed)[1].min()) > 1.0
     torch.testing.assert_close(ab_sure[0, :, 0, 0], bins[orange] * conf_sure[0, 0, 0, 0], atol=0.05, rtol=0)
 
 
