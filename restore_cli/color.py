@@ -258,7 +258,7 @@ def annealed_mean(logits: torch.Tensor, bins: torch.Tensor | None = None, T: flo
 # on 60 photos of train/ and train-color/ made gray (not val) and on the historic photos of old-photos/
 # (docs/INTERNALS.md, "Colour" gives the table).
 
-ANNEAL_T = 0.38  # Zhang et al.'s temperature; 0.3..1.0 measured: lower is patchier, higher browner
+ANNEAL_T = 0.38  # Zhang et al.'s; T 0.6 and 1.0 measured less colourful and warmer on old photos
 CONFIDENCE_RADIUS = 15.0  # ab distance within which predicted mass agrees with the decoded colour
 CONFIDENCE_MASS = 0.6  # that much agreeing mass (or more) is full confidence; less pulls toward neutral
 CONFIDENT_GAIN = 1.6  # chroma gain where the model is sure; sets ~80% colourfulness on the tuning set
@@ -332,7 +332,9 @@ def guided_coefficients(
 def apply_guided(coeffs: np.ndarray, guide: np.ndarray) -> np.ndarray:
     """``A * guide + B`` for coefficients from :func:`guided_coefficients` (``H x W x 2C``): ``H x W x C``."""
     c = coeffs.shape[2] // 2
-    return coeffs[..., :c] * np.asarray(guide, dtype=np.float32)[..., None] + coeffs[..., c:]
+    out = coeffs[..., :c] * np.asarray(guide, dtype=np.float32)[..., None]
+    out += coeffs[..., c:]
+    return out
 
 
 def check_strength(strength: float) -> float:
