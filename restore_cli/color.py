@@ -250,6 +250,101 @@ def annealed_mean(logits: torch.Tensor, bins: torch.Tensor | None = None, T: flo
     return torch.einsum("nqhw,qc->nchw", probs, bins)
 
 
+# ------------------------------------------------------------------------------------------- decoding
+#
+# How a 313-bin prediction becomes the colour of a photo. Every setting lives here; the engine calls
+# decode_bins at the model's resolution, then guided_coefficients to carry ab to full resolution along the
+# edges of the full-resolution L, then scales by the user's strength. The numbers were chosen by measurement
+# on 60 photos of train/ and train-color/ made gray (not val) and on the historic photos of old-photos/
+# (docs/INTERNALS.md, "Colour" gives the table).
+
+ANNEAL_T = 0.38  # Zhang et al.'s; T 0.6 and 1.0 measured less colourful and warmer on old photos
+CONFIDENCE_RADIUS = 15.0  # ab distance within which predicted mass agrees with the decoded colour
+CONFIDENCE_MASS = 0.6  # that much agreeing mass (or more) is full confidence; less pulls toward neutral
+CONFIDENT_GAIN = 1.6  # chroma gain where the model is sure; sets ~80% colourfulness on the tuning set
+GUIDE_RADIUS = 4  # box radius of the guided filter, in pixels of the model's working image (short side 256)
+GUIDE_EPS = 0.01  # guided-filter regularisation on L / 100: edges weaker than ~10 L units are smoothed over
+MAX_STRENGTH = 2.0
+
+
+def confidence(probs: torch.Tensor, ab: torch.Tensor, bins: torch.Tensor | None = None) -> torch.Tensor:
+    """Confidence in [0, CONFIDENT_GAIN] of a decoded colour ``ab`` (``N x 2 x H x W``): ``N x 1 x H x W``.
+
+    ``probs`` (``N x Q x H x W``) is the predicted ab distribution. The agreeing mass is the probability the
+    model itself gives to colours within CONFIDENCE_RADIUS of ``ab``: near 1 when one colour is predicted,
+    small when the mass is split between distant colours (blue sky vs. brown wall: their annealed mean is a
+    colour neither mode wants, a brown or a blue blotch) or smeared everywhere. Confidence
+    ``g * min(1, mass / CONFIDENCE_MASS)`` keeps sure pixels (boosted by g) and pulls unsure ones toward
+    neutral gray, which costs little when wrong.
+    """
+    bins = _bins_like(bins, probs)
+    near = _bin_sq_distances(ab, bins) <= CONFIDENCE_RADIUS**2
+    mass = (probs * near).sum(1, keepdim=True)
+    return CONFIDENT_GAIN * (mass / CONFIDENCE_MASS).clamp(max=1.0)
+
+
+def decode_bins(logits: torch.Tensor, bins: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The colorizer's decoding: class logits ``N x Q x H x W`` -> (ab ``N x 2 x H x W``, confidence).
+
+    ab is the annealed mean (T = ANNEAL_T) scaled by its :func:`confidence` under the plain (T = 1)
+    distribution.
+    """
+    logits = logits.float()
+    bins = _bins_like(bins, logits)
+    ab = annealed_mean(logits, bins, ANNEAL_T)
+    weight = confidence(torch.softmax(logits, dim=1), ab, bins)
+    return ab * weight, weight
+
+
+def _box(x: np.ndarray, radius: int) -> np.ndarray:
+    import cv2
+
+    return cv2.boxFilter(x, -1, (2 * radius + 1, 2 * radius + 1), borderType=cv2.BORDER_REFLECT)
+
+
+def guided_coefficients(
+    guide: np.ndarray, src: np.ndarray, radius: int = GUIDE_RADIUS, eps: float = GUIDE_EPS
+) -> np.ndarray:
+    """Guided filter (He, Sun and Tang 2013) of ``src`` (``H x W x C``) by the gray ``guide`` (``H x W``).
+
+    Returns the averaged linear coefficients ``H x W x 2C``: ``[A, B]`` with ``filtered = A * guide + B``.
+    They vary slowly, so they can be resized to a larger size and applied to the full-resolution guide there
+    (the fast guided filter, He and Sun 2015): colour then changes where the full-resolution L changes, and
+    does not bleed across its edges. Box filters only (cv2.ximgproc is not in the headless OpenCV wheel).
+    """
+    guide = np.asarray(guide, dtype=np.float32)
+    src = np.asarray(src, dtype=np.float32)
+    if src.ndim == 2:
+        src = src[..., None]
+    if guide.shape != src.shape[:2]:
+        raise ValueError(f"guide {guide.shape} and source {src.shape[:2]} differ in size")
+    radius = max(0, min(int(radius), (min(guide.shape) - 1) // 2))
+    mean_i = _box(guide, radius)[..., None]
+    mean_p = _box(src, radius).reshape(src.shape)
+    cov = _box(guide[..., None] * src, radius).reshape(src.shape) - mean_i * mean_p
+    var = _box(guide * guide, radius)[..., None] - mean_i * mean_i
+    a = cov / (np.maximum(var, 0.0) + eps)
+    b = mean_p - a * mean_i
+    coeffs = np.concatenate([a, b], axis=2)
+    return _box(coeffs, radius).reshape(coeffs.shape).astype(np.float32)
+
+
+def apply_guided(coeffs: np.ndarray, guide: np.ndarray) -> np.ndarray:
+    """``A * guide + B`` for coefficients from :func:`guided_coefficients` (``H x W x 2C``): ``H x W x C``."""
+    c = coeffs.shape[2] // 2
+    out = coeffs[..., :c] * np.asarray(guide, dtype=np.float32)[..., None]
+    out += coeffs[..., c:]
+    return out
+
+
+def check_strength(strength: float) -> float:
+    """Colour strength: 0 gray, 1 the model's colour, up to MAX_STRENGTH (ab scaled); else ValueError."""
+    value = float(strength)
+    if not 0.0 <= value <= MAX_STRENGTH:  # also rejects NaN
+        raise ValueError(f"colour strength must be between 0 and {MAX_STRENGTH:g}, got {strength}")
+    return value
+
+
 # ---------------------------------------------------------------------------------------------- metrics
 
 
@@ -277,11 +372,18 @@ def colorfulness(rgb: np.ndarray) -> float:
 
 
 __all__ = [
+    "ANNEAL_T",
     "BIN_GRID",
+    "MAX_STRENGTH",
     "NUM_BINS",
     "ab_bins",
     "annealed_mean",
+    "apply_guided",
+    "check_strength",
     "colorfulness",
+    "confidence",
+    "decode_bins",
+    "guided_coefficients",
     "empirical_prior",
     "lab_to_rgb",
     "lab_to_rgb_np",

@@ -390,11 +390,14 @@ class Engine:
 
     # -- colorization ---------------------------------------------------------------------------------------
 
-    def run_colorize(self, loaded: Any, pixels: np.ndarray) -> np.ndarray:
+    def run_colorize(self, loaded: Any, pixels: np.ndarray, strength: float = 1.0) -> np.ndarray:
         """Colorize ``H x W x C`` (C = 1 or 3) pixels; returns ``H x W x 3`` sRGB whose L equals the input's.
 
-        The model sees L resized so its shorter side is ``work_size``; its ab prediction is resized
-        (bilinear) to full size and joined with the original full-resolution L.
+        The model sees L resized so its shorter side is ``work_size``. A 313-bin model's logits are decoded by
+        :func:`restore_cli.color.decode_bins` (annealed mean, uncertain pixels pulled toward neutral). The
+        ab is brought to the working size, guided-filtered there by the working L, and the filter's
+        coefficients are resized to full size and applied to the full-resolution L, so colour follows the
+        full-resolution edges. ``strength`` scales ab (0 gray, 1 the model, up to 2); L is never changed.
         """
         import cv2
 
@@ -402,6 +405,10 @@ class Engine:
 
         if pixels.ndim != 3 or pixels.shape[2] not in (1, 3):
             raise UsageError(f"colorize expects H x W x 1 or H x W x 3 pixels, got {tuple(pixels.shape)}")
+        try:
+            strength = color.check_strength(strength)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
         h, w = pixels.shape[:2]
         lightness = np.empty((h, w), dtype=np.float32)
         for r0 in range(0, h, COLOR_CHUNK_ROWS):
@@ -422,9 +429,12 @@ class Engine:
         module = self._module(loaded)
         dtype = self._compute_dtype(loaded)
         batch = torch.from_numpy(np.ascontiguousarray(padded.transpose(2, 0, 1)))[None].to(self.device)
+        # 313-bin models are decoded here (one rule for every such model); regression models give ab.
+        bins_head = getattr(module, "head", None) == "bins" and hasattr(module, "logits")
+        run = module.logits if bins_head else module
         with torch.inference_mode():
             try:
-                ab = self._forward(module, batch, dtype)
+                out = self._forward(run, batch, dtype)
             except Exception as exc:  # only out-of-memory is translated
                 if _is_oom(exc):
                     raise OutOfMemoryError(
@@ -432,19 +442,24 @@ class Engine:
                         "use --device cpu"
                     ) from exc
                 raise
-            # ab may come out at a lower resolution: crop away the padding proportionally.
+            # The output may come at a lower resolution: crop away the padding proportionally.
             ph, pw = padded.shape[:2]
-            oh, ow = ab.shape[-2:]
-            ab = ab[0, :, : max(1, round(wh * oh / ph)), : max(1, round(ww * ow / pw))]
-            ab_small = ab.permute(1, 2, 0).cpu().numpy().astype(np.float32)
+            oh, ow = out.shape[-2:]
+            out = out[:, :, : max(1, round(wh * oh / ph)), : max(1, round(ww * ow / pw))]
+            ab = color.decode_bins(out)[0] if bins_head else out
+            ab_small = ab[0].permute(1, 2, 0).cpu().numpy().astype(np.float32)
 
-        out = np.empty((h, w, 3), dtype=np.float32)
+        if ab_small.shape[:2] != (wh, ww):
+            ab_small = cv2.resize(ab_small, (ww, wh), interpolation=cv2.INTER_LINEAR).reshape(wh, ww, 2)
+        coeffs = color.guided_coefficients(small / 100.0, ab_small * strength)
+        out_rgb = np.empty((h, w, 3), dtype=np.float32)
         for r0 in range(0, h, COLOR_CHUNK_ROWS):
             r1 = min(r0 + COLOR_CHUNK_ROWS, h)
-            ab_rows = _resize_rows(ab_small, h, w, r0, r1)
-            lab = np.concatenate([lightness[r0:r1, :, None], ab_rows], axis=2)
-            out[r0:r1] = np.clip(color.lab_to_rgb_np(lab), 0.0, 1.0)
-        return out
+            rows_l = lightness[r0:r1]
+            ab_rows = color.apply_guided(_resize_rows(coeffs, h, w, r0, r1), rows_l / 100.0)
+            lab = np.concatenate([rows_l[..., None], ab_rows], axis=2)
+            out_rgb[r0:r1] = np.clip(color.lab_to_rgb_np(lab), 0.0, 1.0)
+        return out_rgb
 
 
 class _TileCounter:

@@ -223,9 +223,19 @@ def _deblur_pixels(
     return engine.run_deblur(loaded, pixels, tile=tile, passes=passes, on_tile=on_tile)
 
 
-def _colorize_pixels(pixels: np.ndarray, model: Any, engine: Any) -> np.ndarray:
+def check_strength(strength: float) -> float:
+    """The colour strength, 0 .. color.MAX_STRENGTH (a UsageError otherwise)."""
+    from restore_cli.color import check_strength
+
+    try:
+        return check_strength(strength)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _colorize_pixels(pixels: np.ndarray, model: Any, engine: Any, strength: float = 1.0) -> np.ndarray:
     loaded = resolve_model(model, "colorize", engine)
-    return engine.run_colorize(loaded, pixels)
+    return engine.run_colorize(loaded, pixels, strength=strength)
 
 
 def deblur(
@@ -246,15 +256,17 @@ def deblur(
     return _output(inp, _deblur_pixels(inp.pixels, model, passes, engine, tile, on_tile=on_tile))
 
 
-def colorize(image: Any, model: Any = None, engine: Any = None) -> Any:
+def colorize(image: Any, model: Any = None, engine: Any = None, strength: float = 1.0) -> Any:
     """Add colour; the output is RGB (RGBA with the original alpha) with the input's lightness kept.
 
+    ``strength`` scales the colour (the ab chroma): 0 gray, 1 the model's colour, up to 2 more saturated.
     This always runs the model, colour input included (the caller asked for it); to leave colour photos
     alone, use ``Pipeline(only="colorize")``, as ``restore colorize`` does.
     """
+    strength = check_strength(strength)
     engine = engine or default_engine()
     inp = _to_input(image)
-    return _output(inp, _colorize_pixels(inp.pixels, model, engine))
+    return _output(inp, _colorize_pixels(inp.pixels, model, engine, strength))
 
 
 def _is_gray(pixels: np.ndarray, tolerance: float) -> bool:
@@ -289,7 +301,8 @@ class Pipeline:
     ``restore colorize`` run). The colorize step skips colour images unless ``recolor``; ``auto`` also skips
     deblurring of images the blur detector finds sharp. Models are resolved on first use, so a pipeline that
     never needs a step never loads its weights. ``tile`` (default ``"auto"``) and ``on_tile(done, total)``
-    are passed to the engine for deblurring.
+    are passed to the engine for deblurring; ``strength`` scales the colour of the colorize step (0 gray,
+    1 the model, up to 2).
     """
 
     def __init__(
@@ -306,6 +319,7 @@ class Pipeline:
         recolor: bool = False,
         only: str | None = None,
         on_tile: Any = None,
+        strength: float = 1.0,
     ) -> None:
         if order not in ORDERS:
             raise UsageError(f"unknown order {order!r}; use {', '.join(ORDERS)}")
@@ -328,6 +342,7 @@ class Pipeline:
         self.recolor = bool(recolor)
         self.only = only
         self.on_tile = on_tile
+        self.strength = check_strength(strength)
 
     def __repr__(self) -> str:
         return (
@@ -384,7 +399,7 @@ class Pipeline:
                     on_tile=self.on_tile,
                 )
             else:
-                pixels = _colorize_pixels(pixels, self.colorize_model, engine)
+                pixels = _colorize_pixels(pixels, self.colorize_model, engine, self.strength)
         return Restored(_output(inp, pixels), steps, facts)
 
     def __call__(self, image: Any) -> Any:

@@ -329,6 +329,16 @@ def test_colorize(cli_runner, tmp_path: Path, tiny_colorize_weights: Path) -> No
     assert result.exit_code == 0, stderr_of(result)
     out = PILImage.open(tmp_path / "out" / "old_colorized.png")
     assert out.size == (35, 27) and out.mode == "RGB"
+    result = invoke(
+        cli_runner, "colorize", src, "-o", tmp_path / "gray", "-w", tiny_colorize_weights, "--strength", "0"
+    )
+    assert result.exit_code == 0, stderr_of(result)
+    rgb = np.asarray(PILImage.open(tmp_path / "gray" / "old_colorized.png")).astype(int)
+    assert np.abs(rgb - rgb[..., :1]).max() <= 1  # strength 0: gray out
+    result = invoke(
+        cli_runner, "colorize", src, "-o", tmp_path / "x", "-w", tiny_colorize_weights, "--strength", "3"
+    )
+    assert result.exit_code == 2
 
 
 def test_pipeline_orders(

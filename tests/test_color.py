@@ -167,3 +167,60 @@ def test_colorfulness():
     # rg = +-255 (std 255, mean 0); yb = 127.5 (std 0, mean 127.5)
     assert color.colorfulness(img) == pytest.approx(255.0 + 0.3 * 127.5)
     assert color.colorfulness((img * 255).astype(np.uint8)) == pytest.approx(255.0 + 0.3 * 127.5)
+
+
+def test_guided_filter_keeps_colour_on_its_side_of_an_edge():
+    import cv2
+
+    # Two regions split by a vertical edge in L (between columns 13 and 14); the chroma comes, as from the
+    # model, at a quarter of the resolution and bilinearly enlarged: a ramp that bleeds across the edge.
+    guide = np.where(np.arange(32) < 14, 0.2, 0.8).astype(np.float32)[None, :].repeat(16, 0)
+    sharp_ab = np.where(guide[..., None] < 0.5, [40.0, 20.0], [-30.0, -40.0]).astype(np.float32)
+    small = cv2.resize(sharp_ab, (8, 4), interpolation=cv2.INTER_AREA)
+    blurry = cv2.resize(small, (32, 16), interpolation=cv2.INTER_LINEAR)
+    filtered = color.apply_guided(color.guided_coefficients(guide, blurry, radius=4, eps=1e-3), guide)
+    jump = np.abs(sharp_ab[:, 13] - sharp_ab[:, 14]).min()
+    assert np.abs(blurry[:, 13] - blurry[:, 14]).max() < 0.2 * jump  # bilinear: a gentle ramp
+    assert np.abs(filtered[:, 13] - filtered[:, 14]).min() > 0.35 * jump  # guided: a step at the L edge
+    assert (filtered[:, 13] > 0).all() and (filtered[:, 14] < 0).all()  # each side keeps its own hue
+    band = slice(10, 18)
+    assert np.abs(filtered - sharp_ab)[:, band].mean() < 0.8 * np.abs(blurry - sharp_ab)[:, band].mean()
+    # A flat guide cannot create edges: the result is the local mean, and constant colour stays constant.
+    flat = np.full((16, 24), 0.5, np.float32)
+    const = np.full((16, 24, 2), 12.5, np.float32)
+    out = color.apply_guided(color.guided_coefficients(flat, const), flat)
+    np.testing.assert_allclose(out, const, atol=1e-3)
+    assert color.guided_coefficients(flat, const).shape == (16, 24, 4)
+
+
+def _logits_at(bin_weights: dict[int, float], h: int = 2, w: int = 2) -> torch.Tensor:
+    probs = torch.full((color.NUM_BINS,), 1e-6)
+    for index, weight in bin_weights.items():
+        probs[index] = weight
+    return probs.log().view(1, -1, 1, 1).expand(1, -1, h, w).clone()
+
+
+def test_confidence_pulls_uncertain_pixels_toward_neutral():
+    bins = color.ab_bins()
+    blue = int(((bins - torch.tensor([0.0, -60.0])) ** 2).sum(1).argmin())
+    orange = int(((bins - torch.tensor([30.0, 70.0])) ** 2).sum(1).argmin())
+    sure = _logits_at({orange: 1.0})
+    split = _logits_at({blue: 0.45, orange: 0.55})  # two distant modes
+    ab_sure, conf_sure = color.decode_bins(sure)
+    ab_split, conf_split = color.decode_bins(split)
+    assert float(conf_sure.min()) > 1.0  # a sure prediction is kept (slightly boosted)
+    assert float(conf_split.max()) < 0.3
+    annealed = color.annealed_mean(split, T=color.ANNEAL_T)
+    assert float(ab_split.norm(dim=1).max()) < 0.3 * float(annealed.norm(dim=1).min())
+    # The direction of the colour is kept: only its amount changes.
+    torch.testing.assert_close(ab_split, annealed * conf_split)
+    mixed = _logits_at({blue: 0.15, orange: 0.85})  # a minor second mode: still sure of orange
+    assert float(color.decode_bins(mixed)[1].min()) > 1.0
+    torch.testing.assert_close(ab_sure[0, :, 0, 0], bins[orange] * conf_sure[0, 0, 0, 0], atol=0.05, rtol=0)
+
+
+def test_check_strength_range():
+    assert color.check_strength(0) == 0.0 and color.check_strength(2) == 2.0
+    for bad in (-0.1, 2.01, float("nan")):
+        with pytest.raises(ValueError, match="strength"):
+            color.check_strength(bad)

@@ -352,3 +352,41 @@ def test_colorize_long_strip_work_size_is_capped():
     out = Engine("cpu").run_colorize(loaded, np.full((4, 300, 1), 0.5, np.float32))
     assert out.shape == (4, 300, 3)
     assert max(module.seen[0][-2:]) <= 8 * 16 + 4  # long side capped at 8 x work_size (plus padding)
+
+
+class PeakedBins(nn.Module):
+    """A 313-bin colorizer stand-in: every pixel sure of one colour, at a quarter of the working size."""
+
+    size_multiple = 4
+    head = "bins"
+
+    def logits(self, l: torch.Tensor) -> torch.Tensor:
+        from restore_cli import color
+
+        small = nn.functional.avg_pool2d(l, 4)
+        target = torch.tensor([10.0, -12.0]).view(1, 2, 1, 1) + 0 * small
+        d2 = ((color.ab_bins().view(1, -1, 2, 1, 1) - target.unsqueeze(1)) ** 2).sum(2)
+        return -d2 / 8.0
+
+    def forward(self, l: torch.Tensor) -> torch.Tensor:
+        raise AssertionError("the engine decodes 313-bin models from their logits")
+
+
+def test_colorize_strength_scales_ab_and_keeps_lightness():
+    from restore_cli import color
+    from restore_cli.errors import UsageError
+
+    loaded = FakeLoaded(PeakedBins(), size_multiple=4, in_channels=1, work_size=16, task="colorize")
+    yy, xx = np.mgrid[0:40, 0:56].astype(np.float32)
+    gray = (0.3 + 0.2 * xx / 56.0)[..., None].astype(np.float32)
+    l_in = color.rgb_to_lab_np(np.repeat(gray, 3, axis=2))[..., 0]
+    engine = Engine("cpu")
+    labs = {s: color.rgb_to_lab_np(engine.run_colorize(loaded, gray, strength=s)) for s in (0.0, 1.0, 2.0)}
+    for lab in labs.values():
+        assert np.abs(lab[..., 0] - l_in).max() < 0.05  # L is the input's at every strength
+    assert np.abs(labs[0.0][..., 1:]).max() < 0.5  # strength 0: gray
+    one, two = labs[1.0][..., 1:], labs[2.0][..., 1:]
+    assert np.abs(one).mean() > 8  # colour was added
+    np.testing.assert_allclose(two, 2 * one, atol=1.5)  # strength scales ab (in gamut here)
+    with pytest.raises(UsageError, match="strength"):
+        engine.run_colorize(loaded, gray, strength=2.5)

@@ -69,9 +69,9 @@ class SpyEngine(Engine):
         self.calls.append(("deblur", pixels.shape[2]))
         return super().run_deblur(loaded, pixels, **kwargs)
 
-    def run_colorize(self, loaded, pixels):
+    def run_colorize(self, loaded, pixels, **kwargs):
         self.calls.append(("colorize", pixels.shape[2]))
-        return super().run_colorize(loaded, pixels)
+        return super().run_colorize(loaded, pixels, **kwargs)
 
 
 def sharp_rgb(h: int = 24, w: int = 32, seed: int = 0) -> np.ndarray:
@@ -177,6 +177,24 @@ def test_colorize_gray_gives_rgb_with_same_lightness(engine):
     lab_out = color.rgb_to_lab_np(out.astype(np.float32) / 255)
     assert np.abs(lab_out[..., 0] - l_in).max() < 0.6  # 8-bit rounding of the output only
     assert lab_out[..., 1].mean() > 6 and lab_out[..., 2].mean() > 10
+
+
+def test_colorize_strength_zero_is_gray_and_pipeline_passes_strength(engine):
+    yy, xx = np.mgrid[0:30, 0:44]
+    gray = (90 + 60 * xx / 44 + 20 * yy / 30).astype(np.uint8)
+    out = tasks.colorize(gray, model=COLOR, engine=engine, strength=0)
+    assert out.shape == (30, 44, 3)
+    assert np.abs(out.astype(int) - gray[..., None].astype(int)).max() <= 1  # gray, lightness kept
+    strong = tasks.Pipeline(order="colorize-first", colorize_model=COLOR, deblur_model=DARKEN, strength=2.0)
+    weak = tasks.Pipeline(order="colorize-first", colorize_model=COLOR, deblur_model=DARKEN, strength=0.5)
+    chroma = [float(np.abs(color.rgb_to_lab_np(p(gray).astype(np.float32) / 255)[..., 1:]).mean())
+              for p in (strong, weak)]  # fmt: skip
+    assert chroma[0] > 2.5 * chroma[1]
+    for bad in (-1.0, 2.5):
+        with pytest.raises(UsageError, match="strength"):
+            tasks.colorize(gray, model=COLOR, engine=engine, strength=bad)
+        with pytest.raises(UsageError, match="strength"):
+            tasks.Pipeline(strength=bad)
 
 
 def test_colorize_pil_la_gives_rgba_with_alpha(engine):

@@ -604,3 +604,39 @@ def test_fitted_schedule_ends_inside_the_time_given(tmp_path: Path) -> None:
     assert fit_points(14)[0] == fit_points(0)[0] + 14 * 4  # prefetched batches are not timed
     with pytest.raises(UsageError):
         _config(tmp_path, fit_schedule=5, schedule="step").check()
+
+
+def test_colorize_data_pools_several_folders(tmp_path: Path) -> None:
+    from PIL import Image as PILImage
+    from typer.testing import CliRunner
+
+    from restore_cli.cli.train import app
+    from restore_cli.data.datasets import ColorPhotoDataset
+    from restore_cli.train.config import build_config
+
+    images = _images(3)
+    for i, folder in enumerate(("a", "b", "b")):
+        (tmp_path / folder).mkdir(exist_ok=True)
+        PILImage.fromarray(images[i]).save(tmp_path / folder / f"{i}.png")
+    pooled = ColorPhotoDataset([tmp_path / "a", tmp_path / "b"], patch=16)
+    assert pooled.num_photos == 3 and "a" in pooled.describe() and "b" in pooled.describe()
+    assert ColorPhotoDataset(tmp_path / "b", patch=16).num_photos == 2
+    cfg = build_config(task="colorize", data=[str(tmp_path / "a"), str(tmp_path / "b")], iters=1)
+    assert cfg.data_folders() == [tmp_path / "a", tmp_path / "b"]
+    with pytest.raises(UsageError, match="one --data folder"):
+        build_config(task="deblur", data=[str(tmp_path / "a"), str(tmp_path / "b")], iters=1).check()
+    out = tmp_path / "c.safetensors"
+    result = CliRunner().invoke(
+        app,
+        [
+            "colorize", "--data", str(tmp_path / "a"), "--data", str(tmp_path / "b"), "--iters", "1",
+            "--patch", "16", "--batch", "2", "--hyper", '{"base": 4, "depth": 3, "head": "bins"}',
+            "--workers", "0", "--out", str(out), "--quiet", "--device", "cpu",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert out.is_file()
+    missing = CliRunner().invoke(
+        app, ["colorize", "--data", str(tmp_path / "a"), "--data", str(tmp_path / "nope"), "--iters", "1"]
+    )
+    assert missing.exit_code != 0 and "nope" in missing.output

@@ -8,6 +8,17 @@ import typer
 
 from restore_cli.cli import common
 
+# Shared with `restore pipeline` (its colorize step); checked by common.check_strength before models load.
+Strength = Annotated[
+    float,
+    typer.Option(
+        "--strength",
+        help="Colour strength: 0 gray, 1 the model's colour, up to 2 more saturated.",
+        metavar="X",
+        rich_help_panel=common._MODEL,
+    ),
+]
+
 
 def colorize(
     inputs: common.Inputs,
@@ -26,6 +37,7 @@ def colorize(
     model: common.ModelName = None,
     weights: common.WeightsFile = None,
     recolor: common.Recolor = False,
+    strength: Strength = 1.0,
     device: common.Device = "auto",
     precision: common.PrecisionOpt = common.Precision.fp32,
     threads: common.Threads = None,
@@ -42,13 +54,16 @@ def colorize(
     ref = common.check_model_choice(model, weights)
     device = common.check_device(device)
     common.check_threads(threads)
+    common.check_strength(strength)
 
     def build_process(on_tile):
         from restore_cli.tasks import Pipeline, run_summary
 
         engine = common.make_engine(device, precision, threads)
         loaded = common.load_weights(ref, "colorize", common.engine_device(engine))
-        pipeline = Pipeline(only="colorize", colorize_model=loaded, engine=engine, recolor=recolor)
+        pipeline = Pipeline(
+            only="colorize", colorize_model=loaded, engine=engine, recolor=recolor, strength=strength
+        )
         return pipeline.run, run_summary(engine, {"colorize": loaded})
 
     common.run_images(

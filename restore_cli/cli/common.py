@@ -320,6 +320,13 @@ def check_threads(threads: int | None) -> int | None:
     return threads
 
 
+def check_strength(strength: float) -> float:
+    """--strength, checked by the library's one rule before any model loads."""
+    from restore_cli.tasks import check_strength as library_check
+
+    return library_check(strength)
+
+
 def check_quality(quality: int) -> int:
     if not 1 <= quality <= 100:
         raise UsageError(f"--quality {quality} is out of range; use 1 (smallest file) to 100 (best)")

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from restore_cli.cli import common
+from restore_cli.cli.colorize import Strength
 
 _PIPE = "Pipeline"
 
@@ -94,6 +95,7 @@ def pipeline(
             metavar="FILE",
         ),
     ] = None,
+    strength: Strength = 1.0,
     device: common.Device = "auto",
     precision: common.PrecisionOpt = common.Precision.fp32,
     threads: common.Threads = None,
@@ -114,6 +116,7 @@ def pipeline(
     tile_size = common.parse_tile(tile)
     common.check_passes(passes)
     common.check_threads(threads)
+    common.check_strength(strength)
     if blur_threshold is not None:
         from restore_cli.tasks import check_blur_threshold
 
@@ -140,6 +143,7 @@ def pipeline(
             tile=tile_size,
             recolor=recolor,
             on_tile=on_tile,
+            strength=strength,
             **options,
         )
         return pipeline.run, run_summary(engine, {"deblur": loaded_deblur, "colorize": loaded_colorize})

@@ -302,8 +302,10 @@ def _parse_hyper(hyper: str | None) -> dict | None:
 
 @app.command("colorize")
 def colorize(
-    data: str | None = typer.Option(
-        None, "--data", help="Folder of colour photos (gray input made on the fly)."
+    data: list[str] | None = typer.Option(
+        None,
+        "--data",
+        help="Folder of colour photos (gray input made on the fly); repeat to pool several folders.",
     ),
     val: str | None = typer.Option(None, "--val", help="Folder of colour photos for validation."),
     val_size: int | None = typer.Option(
@@ -378,6 +380,8 @@ def colorize(
     options = dict(locals())
     for key in ("config", "quiet", "RestoreError", "build_config", "hyper"):
         options.pop(key, None)
+    # One folder stays a plain string (as in older checkpoints); several are a list; none: TOML or error.
+    options["data"] = (data[0] if len(data) == 1 else list(data)) if data else None
     try:
         cfg = build_config(config, task="colorize", hyper=_parse_hyper(hyper), **options)
         cfg.check()

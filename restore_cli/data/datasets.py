@@ -210,11 +210,12 @@ class ColorPhotoDataset:
     ``l_norm`` is ``1 x patch x patch`` = (L - 50) / 100 and ``ab`` is ``2 x patch x patch`` in Lab units
     (CIE Lab, D65, via restore_cli.color). Crops are random with horizontal flips only (skies stay on top).
     Photos that are nearly gray (colourfulness below ``min_colorfulness``) are left out: they teach only gray.
+    ``root`` may be a list of folders: their photos are pooled (each photo equally likely).
     """
 
     def __init__(
         self,
-        root: str | Path,
+        root: str | Path | Sequence[str | Path],
         patch: int = 128,
         seed: int = 0,
         images: list[np.ndarray] | None = None,
@@ -224,12 +225,18 @@ class ColorPhotoDataset:
     ) -> None:
         from restore_cli.color import colorfulness
 
-        self.root = Path(root)
+        roots = [Path(root)] if isinstance(root, (str, Path)) else [Path(r) for r in root]
+        if not roots:
+            raise UsageError("no training folders given; give --data FOLDER")
+        self.roots = roots
+        self.root = roots[0]
         self.patch = patch
         self.short_side = short_side
         self.seed = seed
         if images is None:
-            images = decode_photos(find_images(self.root), self.root, "colour photos", decode_threads)
+            images = []
+            for folder in roots:
+                images += decode_photos(find_images(folder), folder, "colour photos", decode_threads)
         small = [cv2.resize(a, (64, 64), interpolation=cv2.INTER_AREA) for a in images]
         keep = [i for i, a in enumerate(small) if colorfulness(a) >= min_colorfulness]
         self.skipped_gray = len(images) - len(keep)
@@ -288,7 +295,7 @@ class ColorPhotoDataset:
 
     def describe(self) -> str:
         return (
-            f"{self.num_photos} colour photos from {self.root} (patch {self.patch}, "
+            f"{self.num_photos} colour photos from {', '.join(map(str, self.roots))} (patch {self.patch}, "
             f"{self.skipped_gray} near-gray photos left out), gray input made on the fly"
         )
 

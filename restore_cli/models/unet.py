@@ -3,7 +3,8 @@
 Encoder: 4x4 stride-2 convs with LeakyReLU(0.2); decoder: 4x4 stride-2 transposed convs with ReLU, each
 joined with the mirror encoder level by concatenation. Widths double per level up to 8x ``base``. Two heads:
 ``"ab"`` regresses ab directly (tanh x 110, trained with L1 and optionally a GAN, as pix2pix), ``"bins"``
-gives 313-class logits decoded by annealed mean (trained with the classification loss of Zhang et al.).
+gives 313-class logits decoded by ``restore_cli.color.decode_bins`` (annealed mean with a confidence pull
+toward neutral; trained with the classification loss of Zhang et al.).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from restore_cli.color import NUM_BINS, ab_bins, annealed_mean
+from restore_cli.color import NUM_BINS, ab_bins, decode_bins
 from restore_cli.models import ArchSpec, register
 
 AB_SCALE = 110.0
@@ -104,7 +105,7 @@ class UNetColorizer(nn.Module):
         out = self._features(l_norm)
         if self.head == "ab":
             return torch.tanh(out) * AB_SCALE
-        return annealed_mean(out, self.bins.to(out.dtype), T=0.38)
+        return decode_bins(out, self.bins)[0]  # the inference decoding, so validation measures it
 
 
 def _build(base: int, depth: int, head: str, norm: str, dropout: float) -> UNetColorizer:

@@ -142,9 +142,11 @@ class ColorizeTrainer(DeblurTrainer):
     def _build_dataset(self):
         from restore_cli.data.datasets import ColorPhotoDataset
 
-        if not Path(self.cfg.data).exists():
-            raise UsageError("training data folder not found", self.cfg.data)
-        return ColorPhotoDataset(self.cfg.data, patch=self.cfg.patch, seed=self.cfg.seed)
+        folders = self.cfg.data_folders()
+        for folder in folders:
+            if not folder.exists():
+                raise UsageError("training data folder not found", folder)
+        return ColorPhotoDataset(folders, patch=self.cfg.patch, seed=self.cfg.seed)
 
     def _on_data_ready(self) -> None:
         self._prepare_prior(self.dataset)

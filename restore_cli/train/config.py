@@ -29,7 +29,7 @@ class TrainConfig:
     """Everything a training run depends on (saved in checkpoints and summarised in exported weights)."""
 
     task: str = "deblur"
-    data: str = ""
+    data: str | list[str] = ""  # one folder; colorization also takes a list (photos of all folders pooled)
     val: str | None = None
     val_kernels: str | None = None  # default: the "kernels" folder beside --val
     val_size: int = 256
@@ -139,6 +139,11 @@ class TrainConfig:
             return _with_suffix(Path(self.out), ".abprior.npy")
         return None
 
+    def data_folders(self) -> list[Path]:
+        """The training folders: ``data`` is one folder, or (colorization) a list of folders."""
+        items = [self.data] if isinstance(self.data, (str, Path)) else list(self.data)
+        return [Path(item) for item in items if str(item)]
+
     def kernels_dir(self) -> Path | None:
         if self.val_kernels:
             return Path(self.val_kernels)
@@ -154,6 +159,8 @@ class TrainConfig:
         """Reject combinations that cannot train (before any data or model is loaded)."""
         if not self.data:
             raise UsageError("no training data; give --data FOLDER (sharp photos, or blur/sharp pairs)")
+        if self.task == "deblur" and len(self.data_folders()) != 1:
+            raise UsageError("deblur training takes one --data folder (colorization takes several)")
         if self.fit_schedule_s() > 0 and self.schedule != "cosine":
             raise UsageError("--fit-schedule sizes a cosine schedule; drop it or use --schedule cosine")
         if self.iters <= 0 and self.time_limit_s() <= 0 and self.fit_schedule_s() <= 0:
