@@ -200,8 +200,12 @@ class Engine:
     # -- model handling -------------------------------------------------------------------------------------
 
     def _module(self, loaded: Any) -> torch.nn.Module:
-        """The loaded model's module, in eval mode on this engine's device (moved in place if needed)."""
-        module = loaded.module
+        """The module to run, in eval mode on this engine's device (moved in place if needed).
+
+        That is the loaded model's inference form when it has one (see ``LoadedModel.inference_module``).
+        """
+        make = getattr(loaded, "inference_module", None)
+        module = make() if callable(make) else loaded.module
         if module.training:
             module.eval()
         first = next(module.parameters(), None)

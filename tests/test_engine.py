@@ -119,9 +119,10 @@ def test_tiled_equals_untiled_on_conv_model(seed):
     assert not np.allclose(whole, image, atol=1e-2)  # the model changes the image
     # Channel attention pools over what it sees, so compare a model with a local receptive field:
     loaded.module.set_tlc(None)
-    for block in loaded.module.modules():
-        if hasattr(block, "sca"):
-            block.beta.data.zero_()
+    with torch.no_grad():  # tracked by torch (unlike .data), so the engine remakes the inference form
+        for block in loaded.module.modules():
+            if hasattr(block, "sca"):
+                block.beta.zero_()
     whole = engine.run_deblur(loaded, image, tile=0)
     tiled = engine.run_deblur(loaded, image, tile=40, overlap=16)
     assert np.abs(whole - tiled).max() < 1e-3
@@ -352,3 +353,23 @@ def test_colorize_long_strip_work_size_is_capped():
     out = Engine("cpu").run_colorize(loaded, np.full((4, 300, 1), 0.5, np.float32))
     assert out.shape == (4, 300, 3)
     assert max(module.seen[0][-2:]) <= 8 * 16 + 4  # long side capped at 8 x work_size (plus padding)
+
+
+@pytest.mark.parametrize("task", ["deblur", "colorize"])
+def test_shipped_default_runs_in_its_inference_form_with_the_same_output(task):
+    from restore_cli.weights import load_model
+
+    loaded = load_model(None, task=task)  # the weights shipped in the repository's weights/ folder
+    image = smooth_image(72, 104, seed=4)
+    engine = Engine("cpu")
+    run = engine.run_deblur if task == "deblur" else engine.run_colorize
+    fast = run(loaded, image)
+    assert loaded._inference is not None  # the engine asked for the inference form
+    eager = FakeLoaded(
+        loaded.module,
+        size_multiple=loaded.size_multiple,
+        in_channels=loaded.in_channels,
+        work_size=loaded.work_size,
+        task=loaded.task,
+    )
+    assert np.abs(fast - run(eager, image)).max() < 1e-4
