@@ -177,11 +177,53 @@ def _is_oom(exc: BaseException) -> bool:
     )
 
 
-class Engine:
-    """Device, precision and tiling, chosen once and shared by every model run.
+THREADS_ENV = "RESTORE_THREADS"
 
-    ``threads`` sets ``torch.set_num_threads`` (process-wide) when given. ``notes`` collects human-readable
-    reasons for fallbacks (e.g. a model that cannot run in half precision).
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, e.g. under taskset or a container's cpuset)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def resolve_threads(requested: int | None = None) -> int:
+    """Intra-op CPU threads for model runs: ``requested``, else ``$RESTORE_THREADS``, else a default policy.
+
+    The policy: an explicit ``OMP_NUM_THREADS`` is respected (torch already follows it); otherwise one
+    thread per core that other programs leave free, judged by the 1-minute load average over the usable
+    cores, never fewer than 1. Why: intra-op threads wait for each other at every layer, so one thread
+    that loses its core to another process stalls them all. Measured on a 2-core machine with one
+    competing CPU-bound process, 2 threads ran about 2x slower than idle and 1 thread at the idle speed of
+    1 thread (see benchmarks/results/speed_cpu.md). The load average trails by about a minute, so a
+    competitor that started seconds ago is not seen; pass ``--threads`` / ``RESTORE_THREADS`` to decide.
+    """
+    if requested is not None:
+        if isinstance(requested, bool) or int(requested) != requested or requested < 1:
+            raise UsageError(f"threads must be a whole number of at least 1, got {requested!r}")
+        return int(requested)
+    text = os.environ.get(THREADS_ENV, "").strip()
+    if text:
+        if not text.isdigit() or int(text) < 1:
+            raise UsageError(f"{THREADS_ENV}={text!r} is not a whole number of at least 1; fix or unset it")
+        return int(text)
+    if os.environ.get("OMP_NUM_THREADS", "").strip().isdigit():
+        return max(1, torch.get_num_threads())
+    cores = usable_cores()
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # no load average on this platform: use every core
+        return cores
+    return max(1, min(cores, math.floor(cores - load + 0.5)))
+
+
+class Engine:
+    """Device, precision, threads and tiling, chosen once and shared by every model run.
+
+    ``threads`` (see :func:`resolve_threads`) sets ``torch.set_num_threads``, which is process-wide; the
+    number used is ``Engine.threads``. ``notes`` collects human-readable reasons for fallbacks (e.g. a
+    model that cannot run in half precision).
     """
 
     def __init__(self, device: str = "auto", precision: str = "fp32", threads: int | None = None) -> None:
@@ -189,13 +231,12 @@ class Engine:
         self.precision = (precision or "fp32").strip().lower()
         self.dtype = resolve_precision(self.precision, self.device)
         self.notes: list[str] = []
-        if threads is not None:
-            if threads < 1:
-                raise UsageError(f"threads must be at least 1, got {threads}")
-            torch.set_num_threads(int(threads))
+        self.threads = resolve_threads(threads)
+        if torch.get_num_threads() != self.threads:
+            torch.set_num_threads(self.threads)
 
     def __repr__(self) -> str:
-        return f"Engine(device={str(self.device)!r}, precision={self.precision!r})"
+        return f"Engine(device={str(self.device)!r}, precision={self.precision!r}, threads={self.threads})"
 
     # -- model handling -------------------------------------------------------------------------------------
 
@@ -458,5 +499,5 @@ def _model_name(loaded: Any) -> str:
 
 
 def default_threads() -> int:
-    """CPU threads torch would use by default (for reports)."""
+    """CPU threads torch uses now (for reports)."""
     return torch.get_num_threads() or (os.cpu_count() or 1)

@@ -18,6 +18,7 @@ from restore_cli.engine import (
     pad_to_multiple,
     resolve_device,
     resolve_precision,
+    resolve_threads,
     tile_starts,
 )
 from restore_cli.errors import OutOfMemoryError, UsageError
@@ -373,3 +374,74 @@ def test_shipped_default_runs_in_its_inference_form_with_the_same_output(task):
         task=loaded.task,
     )
     assert np.abs(fast - run(eager, image)).max() < 1e-4
+
+
+# --- threads
+
+
+@pytest.fixture
+def policy(monkeypatch):
+    """Control the inputs of the default thread policy: no env choices, a given core count and load."""
+    import restore_cli.engine as engine_module
+
+    monkeypatch.delenv("RESTORE_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+
+    def set_machine(cores: int, load: float) -> None:
+        monkeypatch.setattr(engine_module, "usable_cores", lambda: cores)
+        monkeypatch.setattr(engine_module.os, "getloadavg", lambda: (load, load, load))
+
+    return set_machine
+
+
+@pytest.mark.parametrize(
+    ("cores", "load", "expected"),
+    [(2, 0.0, 2), (2, 0.4, 2), (2, 1.0, 1), (2, 6.0, 1), (8, 2.2, 6), (8, 0.0, 8), (1, 0.0, 1)],
+)
+def test_default_threads_leave_busy_cores_alone(policy, cores, load, expected):
+    policy(cores, load)
+    assert resolve_threads(None) == expected
+
+
+def test_explicit_threads_beat_the_env_which_beats_the_policy(policy, monkeypatch):
+    policy(2, 6.0)
+    monkeypatch.setenv("RESTORE_THREADS", "3")
+    assert resolve_threads(None) == 3
+    assert resolve_threads(2) == 2
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # below RESTORE_THREADS
+    assert resolve_threads(None) == 3
+
+
+def test_omp_num_threads_is_respected_by_the_default(policy, monkeypatch):
+    policy(2, 0.0)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert resolve_threads(None) == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True])
+def test_bad_thread_counts_are_usage_errors(bad):
+    with pytest.raises(UsageError, match="threads"):
+        resolve_threads(bad)
+
+
+@pytest.mark.parametrize("bad", ["0", "two", "-1"])
+def test_bad_restore_threads_env_names_the_variable(policy, monkeypatch, bad):
+    monkeypatch.setenv("RESTORE_THREADS", bad)
+    with pytest.raises(UsageError, match="RESTORE_THREADS"):
+        resolve_threads(None)
+
+
+def test_engine_applies_the_resolved_thread_count(policy):
+    before = torch.get_num_threads()
+    try:
+        policy(2, 1.0)
+        engine = Engine("cpu")
+        assert engine.threads == 1 == torch.get_num_threads()
+        assert Engine("cpu", threads=2).threads == 2 == torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
