@@ -275,6 +275,20 @@ def test_auto_tile_is_a_bounded_multiple():
     assert tile % 16 == 0 and 64 <= tile <= 2048
 
 
+def test_auto_tile_runs_an_image_that_fits_the_budget_whole(monkeypatch):
+    import restore_cli.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "available_memory", lambda device: 8 * 2**30)  # budget: 1.5 GiB
+    loaded = tiny_nafnet()
+    loaded.size_multiple = 16
+    loaded.hyper = {"width": 16}  # 1536 bytes per pixel assumed
+    engine = Engine("cpu")
+    side = engine.auto_tile(loaded)
+    assert side == 1024
+    assert engine.auto_tile(loaded, (720, 1280)) == 0  # 0.92 Mpx < 1024 x 1024: one pass, no overlap work
+    assert engine.auto_tile(loaded, (1080, 1920)) == side  # 2 Mpx: tiles
+
+
 def test_resolve_device_and_precision():
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type in {"cpu", "cuda", "mps"}
