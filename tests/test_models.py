@@ -319,3 +319,18 @@ def test_nafnet_inference_form_follows_later_tlc_changes():
 def test_deblurgan_has_no_inference_form():
     # Measured: channels_last and an NHWC instance norm made DeblurGAN slower (it is convolution-bound).
     assert get_arch("deblurgan").inference_form is None
+
+
+@pytest.mark.parametrize("onednn", [True, False])
+def test_nafnet_inference_form_on_both_pointwise_paths(monkeypatch, onednn):
+    import restore_cli.models.common as common
+
+    monkeypatch.setattr(common, "_ONEDNN", onednn and common._ONEDNN)  # False: the mm path (other devices)
+    model = _perturbed("nafnet")
+    fast = get_arch("nafnet").inference_form(model)
+    x = torch.rand(1, 3, 32, 48)
+    with torch.inference_mode():
+        torch.testing.assert_close(fast(x), model(x), atol=1e-4, rtol=0)
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # --precision bf16 runs the same form
+            low = fast(x).float()
+    assert (low - model(x)).abs().max() < 0.1

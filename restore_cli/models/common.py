@@ -77,13 +77,14 @@ def channel_layer_norm(x: torch.Tensor, eps: float) -> torch.Tensor:
 
 
 class Pointwise(nn.Module):
-    """A 1x1 convolution as one matrix product over the NHWC view of a channels_last tensor.
+    """A 1x1 convolution on channels_last tensors without layout copies or a separate bias pass.
 
     PyTorch sends single-threaded small-batch 1x1 convolutions to a path that copies channels_last input
-    back to NCHW, and ``F.linear`` with a bias spends more time broadcasting the bias than multiplying; a
-    plain ``mm`` with the weight stored transposed, then an in-place bias add, is several times faster.
+    back to NCHW, and ``F.linear`` with a bias spends more time broadcasting the bias than multiplying.
+    On CPU in fp32 this calls oneDNN's convolution directly (NHWC in and out, bias fused); elsewhere (other
+    devices, autocast) a plain ``mm`` over the NHWC view, weight stored transposed, then the bias.
     ``scale`` (per input channel, batch 1) multiplies the weights instead of the activations; ``residual``
-    (same shape as the output) is accumulated by the product itself.
+    (same shape as the output) is added in place.
     """
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None = None) -> None:
@@ -120,14 +121,21 @@ class Pointwise(nn.Module):
         self, x: torch.Tensor, scale: torch.Tensor | None = None, residual: torch.Tensor | None = None
     ) -> torch.Tensor:
         n, c, h, w = x.shape
-        rows = x.permute(0, 2, 3, 1).reshape(-1, c)  # a view when x is channels_last
         weight_t = self.weight_t if scale is None else self.weight_t * scale.reshape(-1, 1)
+        if _ONEDNN and x.device.type == "cpu" and x.dtype == weight_t.dtype == torch.float32:
+            weight = weight_t.t()[:, :, None, None]  # out x in x 1 x 1, channels_last strides
+            out = torch.mkldnn_convolution(x, weight, self.bias, (0, 0), (1, 1), (1, 1), 1)
+            return out if residual is None else out.add_(residual)
+        rows = x.permute(0, 2, 3, 1).reshape(-1, c)  # a view when x is channels_last
         if residual is None:
             out = torch.mm(rows, weight_t)
         else:
             out = torch.addmm(residual.permute(0, 2, 3, 1).reshape(-1, weight_t.shape[1]), rows, weight_t)
         out.add_(self.bias)
         return out.view(n, h, w, -1).permute(0, 3, 1, 2)
+
+
+_ONEDNN = hasattr(torch, "mkldnn_convolution") and torch.backends.mkldnn.is_available()
 
 
 @torch.no_grad()
