@@ -194,10 +194,10 @@ def resolve_threads(requested: int | None = None) -> int:
     The policy: an explicit ``OMP_NUM_THREADS`` is respected (torch already follows it); otherwise one
     thread per core that other programs leave free, judged by the 1-minute load average over the usable
     cores, never fewer than 1. Why: intra-op threads wait for each other at every layer, so one thread
-    that loses its core to another process stalls them all. Measured on a 2-core machine with one
-    competing CPU-bound process, 2 threads ran about 2x slower than idle and 1 thread at the idle speed of
-    1 thread (see benchmarks/results/speed_cpu.md). The load average trails by about a minute, so a
-    competitor that started seconds ago is not seen; pass ``--threads`` / ``RESTORE_THREADS`` to decide.
+    that loses its core to another process stalls them all: on a 2-core machine at load average 5, the
+    default model took 4.7 s per 720p frame with 2 threads and 2.3 s with 1 (benchmarks/results/
+    speed_paths.md). The load average trails by about a minute, so a competitor that started seconds ago
+    is not seen; pass ``--threads`` / ``RESTORE_THREADS`` to decide.
     """
     if requested is not None:
         if isinstance(requested, bool) or int(requested) != requested or requested < 1:
@@ -241,18 +241,19 @@ class Engine:
     # -- model handling -------------------------------------------------------------------------------------
 
     def _module(self, loaded: Any) -> torch.nn.Module:
-        """The module to run, in eval mode on this engine's device (moved in place if needed).
+        """The module to run, in eval mode on this engine's device (the loaded module is moved there).
 
-        That is the loaded model's inference form when it has one (see ``LoadedModel.inference_module``).
+        That is the loaded model's inference form when it has one (see ``LoadedModel.inference_module``),
+        made after the move so that it is made on the device it runs on.
         """
-        make = getattr(loaded, "inference_module", None)
-        module = make() if callable(make) else loaded.module
-        if module.training:
-            module.eval()
-        first = next(module.parameters(), None)
+        base = loaded.module
+        first = next(base.parameters(), None)
         if first is not None and first.device != self.device:
-            module.to(self.device)
-        return module
+            base.to(self.device)
+        if base.training:
+            base.eval()
+        make = getattr(loaded, "inference_module", None)
+        return make() if callable(make) else base
 
     def _compute_dtype(self, loaded: Any) -> torch.dtype:
         if self.dtype != torch.float32 and not getattr(loaded, "supports_half", True):
@@ -274,8 +275,9 @@ class Engine:
         """A tile side that fits this device's memory budget for ``loaded`` (a multiple of its size multiple).
 
         With ``image_size`` (h, w), 0 (the whole image in one pass) when the whole padded image fits the
-        same budget: a 1280x720 photo is under the pixel count of a 1024 px square tile, and cutting it into
-        two overlapping tiles would cost about 40% more work. Activation memory is estimated from the
+        same budget: a 1280x720 photo has fewer pixels than a 1024 px square tile, and cutting it into a
+        1024 and a 288 px wide tile gave two model calls, 2.5% more pixels and a blend, and channel
+        attention that saw half the photo instead of all of it. Activation memory is estimated from the
         model's width hyperparameter; a rough rule, not a measurement (measured for NAFNet width 16: about
         1.0-1.2 kB per pixel, against the 1.5 kB assumed).
         """
