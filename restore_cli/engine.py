@@ -208,8 +208,9 @@ def resolve_threads(requested: int | None = None) -> int:
         if not text.isdigit() or int(text) < 1:
             raise UsageError(f"{THREADS_ENV}={text!r} is not a whole number of at least 1; fix or unset it")
         return int(text)
-    if os.environ.get("OMP_NUM_THREADS", "").strip().isdigit():
-        return max(1, torch.get_num_threads())
+    omp = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if omp.isdigit() and int(omp) >= 1:
+        return int(omp)
     cores = usable_cores()
     try:
         load = os.getloadavg()[0]

@@ -429,12 +429,12 @@ def test_explicit_threads_beat_the_env_which_beats_the_policy(policy, monkeypatc
 def test_omp_num_threads_is_respected_by_the_default(policy, monkeypatch):
     policy(2, 0.0)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    before = torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
-        assert resolve_threads(None) == 1
-    finally:
-        torch.set_num_threads(before)
+    assert resolve_threads(None) == 1
+    policy(2, 6.0)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert resolve_threads(None) == 2
+    monkeypatch.setenv("OMP_NUM_THREADS", "4,2")  # a nested list: not a count, the policy decides
+    assert resolve_threads(None) == 1
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True])
