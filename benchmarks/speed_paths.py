@@ -120,6 +120,8 @@ def build_paths(x, threads: int, with_backends: bool) -> tuple[dict[str, Callabl
         notes["onnx_export_s"] = time.perf_counter() - start
         options = ort.SessionOptions()
         options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+        # ONNX Runtime's threads spin after each run by default, taking a core from the next path timed
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         name = session.get_inputs()[0].name
         paths["onnxruntime"] = lambda: session.run(None, {name: xn})[0]

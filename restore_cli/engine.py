@@ -194,10 +194,10 @@ def resolve_threads(requested: int | None = None) -> int:
     The policy: an explicit ``OMP_NUM_THREADS`` is respected (torch already follows it); otherwise one
     thread per core that other programs leave free, judged by the 1-minute load average over the usable
     cores, never fewer than 1. Why: intra-op threads wait for each other at every layer, so one thread
-    that loses its core to another process stalls them all: on a shared 2-core machine at load average
-    3-5, the default model took 3.0-4.7 s per 720p frame with 2 threads and 1.2-2.3 s with 1
-    (benchmarks/results/speed_paths*.md), while in a quieter minute 2 threads were 1.5x faster than 1.
-    The load average trails by about a minute, so a competitor that started seconds ago is not seen;
+    that loses its core to another process stalls them all. Measured on a 2-core machine at 720p
+    (benchmarks/results/speed_paths.md): idle, 0.85 s per frame with 2 threads and 1.15 s with 1; with one
+    competing CPU-bound process, 1.96 s with 2 threads (2.3x) and 1.15 s with 1 (1.0x). The load average
+    trails by about a minute, so a competitor that started seconds ago is not seen;
     pass ``--threads`` / ``RESTORE_THREADS`` to decide.
     """
     if requested is not None:
