@@ -4,7 +4,10 @@
     .venv/bin/python benchmarks/speed.py --only nafnet-w16 --repeats 3
 
 Weights are random (freshly initialised) unless the shipped default deblur model exists: the numbers are
-for SPEED ONLY, never quality. Each architecture runs in its own subprocess so its peak RSS is its own; each
+for SPEED ONLY, never quality. Each model is timed in its inference form (what the engine runs; see
+``ArchSpec.inference_form``) where its architecture has one. For every inference path of the default model
+(eager, inference form, bf16, OpenVINO, ONNX Runtime) with busy/idle ratios, see ``speed_paths.py``.
+Each architecture runs in its own subprocess so its peak RSS is its own; each
 does one small warm-up pass (320x192) and then ``--repeats`` timed passes on a 1 x 3 x 720 x 1280 input
 under ``torch.inference_mode``; MACs are counted with forward hooks on a meta-device copy at full size. On a
 shared machine wall time varies with load, so the process CPU time of the pass (``cpu_ms``: summed over
@@ -72,6 +75,7 @@ def worker(label: str, repeats: int, threads: int | None) -> dict:
     import torch
 
     from restore_cli.bench.runner import count_macs, count_parameters
+    from restore_cli.models import get_arch
 
     if threads:
         torch.set_num_threads(threads)
@@ -87,19 +91,21 @@ def worker(label: str, repeats: int, threads: int | None) -> dict:
         torch.manual_seed(0)
         module, weights = create_model(arch, **hyper), "random"
     module.eval()
+    make_fast = get_arch(arch).inference_form
+    runner = make_fast(module) if make_fast is not None else module
     x = torch.rand(1, 3, HEIGHT, WIDTH)
     # MACs from forward hooks on a weightless copy on the meta device: exact at full size, no compute.
     macs = count_macs(copy.deepcopy(module).to("meta"), tuple(x.shape))
     rss_before = _current_rss_mb()
     start = time.perf_counter()
     with torch.inference_mode():
-        module(torch.rand(1, 3, WARMUP_SIZE[1], WARMUP_SIZE[0]))  # warm-up: lazy init, allocator, kernels
+        runner(torch.rand(1, 3, WARMUP_SIZE[1], WARMUP_SIZE[0]))  # warm-up: lazy init, allocator, kernels
     warmup_s = time.perf_counter() - start
     times, cpu_times = [], []
     with torch.inference_mode():
         for _ in range(repeats):
             start, cpu_start = time.perf_counter(), time.process_time()
-            module(x)
+            runner(x)
             times.append(time.perf_counter() - start)
             cpu_times.append(time.process_time() - cpu_start)
     ms = 1000 * min(times)
@@ -109,6 +115,7 @@ def worker(label: str, repeats: int, threads: int | None) -> dict:
         "arch": arch,
         "hyper": hyper,
         "weights": weights,
+        "form": "inference" if make_fast is not None else "trained",
         "ms": ms,
         "ms_median": 1000 * sorted(times)[len(times) // 2],
         "cpu_ms": 1000 * min(cpu_times),
@@ -151,12 +158,13 @@ def _markdown(rows: list[dict], machine: dict, skipped: list[str]) -> str:
         "after a small warm-up; CPU ms is the process CPU time of that pass (all threads); peak RSS is the "
         "whole worker process (Python + torch + model + activations).",
         "",
-        "| model | arch | ms | CPU ms | MP/s | peak RSS MB | params | GMAC | GMAC/MP |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| model | arch | form | ms | CPU ms | MP/s | peak RSS MB | params | GMAC | GMAC/MP |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['model']} | {r['arch']} | {r['ms']:.0f} | {r['cpu_ms']:.0f} | {r['mp_per_s']:.3f} | "
+            f"| {r['model']} | {r['arch']} | {r.get('form', 'trained')} | {r['ms']:.0f} | "
+            f"{r['cpu_ms']:.0f} | {r['mp_per_s']:.3f} | "
             f"{r['peak_rss_mb']:.0f} | "
             f"{r['params']:,} | {r['gmacs']:.1f} | {r['gmacs_per_mp']:.1f} |"
         )

@@ -177,11 +177,55 @@ def _is_oom(exc: BaseException) -> bool:
     )
 
 
-class Engine:
-    """Device, precision and tiling, chosen once and shared by every model run.
+THREADS_ENV = "RESTORE_THREADS"
 
-    ``threads`` sets ``torch.set_num_threads`` (process-wide) when given. ``notes`` collects human-readable
-    reasons for fallbacks (e.g. a model that cannot run in half precision).
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, e.g. under taskset or a container's cpuset)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def resolve_threads(requested: int | None = None) -> int:
+    """Intra-op CPU threads for model runs: ``requested``, else ``$RESTORE_THREADS``, else a default policy.
+
+    The policy: an explicit ``OMP_NUM_THREADS`` is respected (torch already follows it); otherwise one
+    thread per core that other programs leave free, judged by the 1-minute load average over the usable
+    cores, never fewer than 1. Why: intra-op threads wait for each other at every layer, so one thread
+    that loses its core to another process stalls them all. Measured on a 2-core machine at 720p
+    (benchmarks/results/speed_paths.md): idle, 0.85 s per frame with 2 threads and 1.15 s with 1; with one
+    competing CPU-bound process, 1.96 s with 2 threads (2.3x) and 1.15 s with 1 (1.0x). The load average
+    trails by about a minute, so a competitor that started seconds ago is not seen;
+    pass ``--threads`` / ``RESTORE_THREADS`` to decide.
+    """
+    if requested is not None:
+        if isinstance(requested, bool) or int(requested) != requested or requested < 1:
+            raise UsageError(f"threads must be a whole number of at least 1, got {requested!r}")
+        return int(requested)
+    text = os.environ.get(THREADS_ENV, "").strip()
+    if text:
+        if not text.isdigit() or int(text) < 1:
+            raise UsageError(f"{THREADS_ENV}={text!r} is not a whole number of at least 1; fix or unset it")
+        return int(text)
+    omp = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if omp.isdigit() and int(omp) >= 1:
+        return int(omp)
+    cores = usable_cores()
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # no load average on this platform: use every core
+        return cores
+    return max(1, min(cores, math.floor(cores - load + 0.5)))
+
+
+class Engine:
+    """Device, precision, threads and tiling, chosen once and shared by every model run.
+
+    ``threads`` (see :func:`resolve_threads`) sets ``torch.set_num_threads``, which is process-wide; the
+    number used is ``Engine.threads``. ``notes`` collects human-readable reasons for fallbacks (e.g. a
+    model that cannot run in half precision).
     """
 
     def __init__(self, device: str = "auto", precision: str = "fp32", threads: int | None = None) -> None:
@@ -189,25 +233,29 @@ class Engine:
         self.precision = (precision or "fp32").strip().lower()
         self.dtype = resolve_precision(self.precision, self.device)
         self.notes: list[str] = []
-        if threads is not None:
-            if threads < 1:
-                raise UsageError(f"threads must be at least 1, got {threads}")
-            torch.set_num_threads(int(threads))
+        self.threads = resolve_threads(threads)
+        if torch.get_num_threads() != self.threads:
+            torch.set_num_threads(self.threads)
 
     def __repr__(self) -> str:
-        return f"Engine(device={str(self.device)!r}, precision={self.precision!r})"
+        return f"Engine(device={str(self.device)!r}, precision={self.precision!r}, threads={self.threads})"
 
     # -- model handling -------------------------------------------------------------------------------------
 
     def _module(self, loaded: Any) -> torch.nn.Module:
-        """The loaded model's module, in eval mode on this engine's device (moved in place if needed)."""
-        module = loaded.module
-        if module.training:
-            module.eval()
-        first = next(module.parameters(), None)
+        """The module to run, in eval mode on this engine's device (the loaded module is moved there).
+
+        That is the loaded model's inference form when it has one (see ``LoadedModel.inference_module``),
+        made after the move so that it is made on the device it runs on.
+        """
+        base = loaded.module
+        first = next(base.parameters(), None)
         if first is not None and first.device != self.device:
-            module.to(self.device)
-        return module
+            base.to(self.device)
+        if base.training:
+            base.eval()
+        make = getattr(loaded, "inference_module", None)
+        return make() if callable(make) else base
 
     def _compute_dtype(self, loaded: Any) -> torch.dtype:
         if self.dtype != torch.float32 and not getattr(loaded, "supports_half", True):
@@ -225,10 +273,15 @@ class Engine:
 
     # -- deblurring -----------------------------------------------------------------------------------------
 
-    def auto_tile(self, loaded: Any) -> int:
+    def auto_tile(self, loaded: Any, image_size: tuple[int, int] | None = None) -> int:
         """A tile side that fits this device's memory budget for ``loaded`` (a multiple of its size multiple).
 
-        Activation memory is estimated from the model's width hyperparameter; a rough rule, not a measurement.
+        With ``image_size`` (h, w), 0 (the whole image in one pass) when the whole padded image fits the
+        same budget: a 1280x720 photo has fewer pixels than a 1024 px square tile, and cutting it into a
+        1024 and a 288 px wide tile gave two model calls, 2.5% more pixels and a blend, and channel
+        attention that saw half the photo instead of all of it. Activation memory is estimated from the
+        model's width hyperparameter; a rough rule, not a measurement (measured for NAFNet width 16: about
+        1.0-1.2 kB per pixel, against the 1.5 kB assumed).
         """
         multiple = _size_multiple(loaded)
         avail = available_memory(self.device)
@@ -236,6 +289,10 @@ class Engine:
         hyper = getattr(loaded, "hyper", None) or {}
         channels = int(hyper.get("width") or hyper.get("ngf") or hyper.get("features") or 32)
         bytes_per_pixel = 4 * channels * 24
+        if image_size is not None:
+            h, w = (_round_up(int(n), multiple) for n in image_size)
+            if h * w * bytes_per_pixel <= budget:
+                return 0
         side = int(math.sqrt(max(budget, 1) / bytes_per_pixel))
         return _round_down(min(max(side, MIN_TILE), MAX_AUTO_TILE), multiple)
 
@@ -260,7 +317,7 @@ class Engine:
             raise UsageError(f"passes must be at least 1, got {passes}")
         if overlap < 0:
             raise UsageError(f"overlap must be 0 or more, got {overlap}")
-        tile_size = self._tile_size(loaded, tile)
+        tile_size = self._tile_size(loaded, tile, pixels.shape[:2])
         image = np.ascontiguousarray(pixels, dtype=np.float32)
         model_channels = int(getattr(loaded, "in_channels", 3))
         channels = image.shape[2]
@@ -284,12 +341,12 @@ class Engine:
                 )
         return image
 
-    def _tile_size(self, loaded: Any, tile: int | str) -> int:
+    def _tile_size(self, loaded: Any, tile: int | str, image_size: tuple[int, int]) -> int:
         """0 means whole image; ``auto`` asks the memory budget; an int is rounded to the size multiple."""
         if isinstance(tile, str):
             text = tile.strip().lower()
             if text == "auto":
-                return self.auto_tile(loaded)
+                return self.auto_tile(loaded, image_size)
             if not text.isdigit():
                 raise UsageError(f"bad tile size {tile!r}; use auto, 0 (whole image) or a number of pixels")
             tile = int(text)
@@ -517,5 +574,5 @@ def _model_name(loaded: Any) -> str:
 
 
 def default_threads() -> int:
-    """CPU threads torch would use by default (for reports)."""
+    """CPU threads torch uses now (for reports)."""
     return torch.get_num_threads() or (os.cpu_count() or 1)

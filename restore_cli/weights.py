@@ -645,7 +645,11 @@ def add_user_weights(
 
 @dataclass
 class LoadedModel:
-    """A built model in eval mode plus what callers need to run it (ask this, never ``isinstance``)."""
+    """A built model in eval mode plus what callers need to run it (ask this, never ``isinstance``).
+
+    ``module`` is the trained form (its state dict is the file's); :meth:`inference_module` is the faster
+    copy the engine runs, made once on first use.
+    """
 
     module: Any
     spec: Any
@@ -660,6 +664,28 @@ class LoadedModel:
     in_channels: int
     work_size: int | None
     supports_half: bool
+    _inference: Any = field(default=None, repr=False, compare=False)
+
+    def inference_module(self) -> Any:
+        """The architecture's inference form of ``module`` (same outputs, faster), or ``module`` itself.
+
+        Made on first use and remade when a parameter or buffer of ``module`` has changed since (torch
+        tracks in-place changes made under ``no_grad``, ``load_state_dict`` and moves; not edits through
+        ``.data``, which bypass its version counters).
+        """
+        make = getattr(self.spec, "inference_form", None)
+        if make is None:
+            return self.module
+        key = _state_key(self.module)
+        if self._inference is None or self._inference[0] != key:
+            self._inference = (key, make(self.module))
+        return self._inference[1]
+
+
+def _state_key(module: Any) -> tuple:
+    """Identity and version of every parameter and buffer: changes when any of them is changed."""
+    tensors = [*module.parameters(), *module.buffers()]
+    return tuple((t.data_ptr(), t._version, str(t.device), t.dtype) for t in tensors)
 
 
 def _read_file_bytes(path: Path) -> bytes:

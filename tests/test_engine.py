@@ -18,6 +18,7 @@ from restore_cli.engine import (
     pad_to_multiple,
     resolve_device,
     resolve_precision,
+    resolve_threads,
     tile_starts,
 )
 from restore_cli.errors import OutOfMemoryError, UsageError
@@ -119,9 +120,10 @@ def test_tiled_equals_untiled_on_conv_model(seed):
     assert not np.allclose(whole, image, atol=1e-2)  # the model changes the image
     # Channel attention pools over what it sees, so compare a model with a local receptive field:
     loaded.module.set_tlc(None)
-    for block in loaded.module.modules():
-        if hasattr(block, "sca"):
-            block.beta.data.zero_()
+    with torch.no_grad():  # tracked by torch (unlike .data), so the engine remakes the inference form
+        for block in loaded.module.modules():
+            if hasattr(block, "sca"):
+                block.beta.zero_()
     whole = engine.run_deblur(loaded, image, tile=0)
     tiled = engine.run_deblur(loaded, image, tile=40, overlap=16)
     assert np.abs(whole - tiled).max() < 1e-3
@@ -273,6 +275,20 @@ def test_auto_tile_is_a_bounded_multiple():
     assert tile % 16 == 0 and 64 <= tile <= 2048
 
 
+def test_auto_tile_runs_an_image_that_fits_the_budget_whole(monkeypatch):
+    import restore_cli.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "available_memory", lambda device: 8 * 2**30)  # budget: 1.5 GiB
+    loaded = tiny_nafnet()
+    loaded.size_multiple = 16
+    loaded.hyper = {"width": 16}  # 1536 bytes per pixel assumed
+    engine = Engine("cpu")
+    side = engine.auto_tile(loaded)
+    assert side == 1024
+    assert engine.auto_tile(loaded, (720, 1280)) == 0  # 0.92 Mpx < 1024 x 1024: one pass, no overlap work
+    assert engine.auto_tile(loaded, (1080, 1920)) == side  # 2 Mpx: tiles
+
+
 def test_resolve_device_and_precision():
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type in {"cpu", "cuda", "mps"}
@@ -390,3 +406,94 @@ def test_colorize_strength_scales_ab_and_keeps_lightness():
     np.testing.assert_allclose(two, 2 * one, atol=1.5)  # strength scales ab (in gamut here)
     with pytest.raises(UsageError, match="strength"):
         engine.run_colorize(loaded, gray, strength=2.5)
+
+
+@pytest.mark.parametrize("task", ["deblur", "colorize"])
+def test_shipped_default_runs_in_its_inference_form_with_the_same_output(task):
+    from restore_cli.weights import load_model
+
+    loaded = load_model(None, task=task)  # the weights shipped in the repository's weights/ folder
+    image = smooth_image(72, 104, seed=4)
+    engine = Engine("cpu")
+    run = engine.run_deblur if task == "deblur" else engine.run_colorize
+    fast = run(loaded, image)
+    assert loaded._inference is not None  # the engine asked for the inference form
+    eager = FakeLoaded(
+        loaded.module,
+        size_multiple=loaded.size_multiple,
+        in_channels=loaded.in_channels,
+        work_size=loaded.work_size,
+        task=loaded.task,
+    )
+    assert np.abs(fast - run(eager, image)).max() < 1e-4
+
+
+# --- threads
+
+
+@pytest.fixture
+def policy(monkeypatch):
+    """Control the inputs of the default thread policy: no env choices, a given core count and load."""
+    import restore_cli.engine as engine_module
+
+    monkeypatch.delenv("RESTORE_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+
+    def set_machine(cores: int, load: float) -> None:
+        monkeypatch.setattr(engine_module, "usable_cores", lambda: cores)
+        monkeypatch.setattr(engine_module.os, "getloadavg", lambda: (load, load, load))
+
+    return set_machine
+
+
+@pytest.mark.parametrize(
+    ("cores", "load", "expected"),
+    [(2, 0.0, 2), (2, 0.4, 2), (2, 1.0, 1), (2, 6.0, 1), (8, 2.2, 6), (8, 0.0, 8), (1, 0.0, 1)],
+)
+def test_default_threads_leave_busy_cores_alone(policy, cores, load, expected):
+    policy(cores, load)
+    assert resolve_threads(None) == expected
+
+
+def test_explicit_threads_beat_the_env_which_beats_the_policy(policy, monkeypatch):
+    policy(2, 6.0)
+    monkeypatch.setenv("RESTORE_THREADS", "3")
+    assert resolve_threads(None) == 3
+    assert resolve_threads(2) == 2
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # below RESTORE_THREADS
+    assert resolve_threads(None) == 3
+
+
+def test_omp_num_threads_is_respected_by_the_default(policy, monkeypatch):
+    policy(2, 0.0)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert resolve_threads(None) == 1
+    policy(2, 6.0)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert resolve_threads(None) == 2
+    monkeypatch.setenv("OMP_NUM_THREADS", "4,2")  # a nested list: not a count, the policy decides
+    assert resolve_threads(None) == 1
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True])
+def test_bad_thread_counts_are_usage_errors(bad):
+    with pytest.raises(UsageError, match="threads"):
+        resolve_threads(bad)
+
+
+@pytest.mark.parametrize("bad", ["0", "two", "-1"])
+def test_bad_restore_threads_env_names_the_variable(policy, monkeypatch, bad):
+    monkeypatch.setenv("RESTORE_THREADS", bad)
+    with pytest.raises(UsageError, match="RESTORE_THREADS"):
+        resolve_threads(None)
+
+
+def test_engine_applies_the_resolved_thread_count(policy):
+    before = torch.get_num_threads()
+    try:
+        policy(2, 1.0)
+        engine = Engine("cpu")
+        assert engine.threads == 1 == torch.get_num_threads()
+        assert Engine("cpu", threads=2).threads == 2 == torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)

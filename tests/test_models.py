@@ -256,3 +256,81 @@ def test_nafnet_tlc_with_a_window_larger_than_the_image_is_global():
         assert not torch.allclose(model(x), plain)
         model.set_tlc(None)
         torch.testing.assert_close(model(x), plain)
+
+
+# --- inference forms: same outputs as the trained form, trained module untouched
+
+
+def _perturbed(arch: str, **hyper) -> torch.nn.Module:
+    """A tiny model whose every parameter and norm statistic is off its initial value, so folds matter."""
+    torch.manual_seed(0)
+    model = create_model(arch, **{**TINY.get(arch, {}), **hyper}).eval()
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape, generator=gen) * 0.1)
+        for name, b in model.named_buffers():
+            if name.endswith("running_var"):
+                b.uniform_(0.5, 2.0, generator=gen)
+            elif name.endswith("running_mean"):
+                b.normal_(0.0, 0.3, generator=gen)
+    return model
+
+
+FORM_CASES = [
+    ("nafnet", {}, None),
+    ("nafnet", {"in_channels": 1}, None),
+    ("nafnet", {}, 8),  # TLC: local channel attention (a per-pixel scale)
+    ("unet", {"head": "ab"}, None),
+    ("unet", {"head": "bins"}, None),
+    ("unet", {"head": "bins", "norm": "instance"}, None),
+]
+
+
+@pytest.mark.parametrize(("arch", "hyper", "tlc"), FORM_CASES)
+def test_inference_form_gives_the_trained_outputs(arch, hyper, tlc):
+    model = _perturbed(arch, **hyper)
+    if tlc:
+        model.set_tlc(tlc)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    fast = get_arch(arch).inference_form(model)
+    assert fast is not model
+    channels = 1 if arch == "unet" else hyper.get("in_channels", 3)
+    for batch in (1, 2):  # batch 1 folds channel attention into conv3's weights; 2 takes the general path
+        gen = torch.Generator().manual_seed(batch)
+        x = torch.rand(batch, channels, 32, 48, generator=gen) - (0.5 if arch == "unet" else 0.0)
+        with torch.inference_mode():
+            expected, got = model(x), fast(x)
+        assert got.shape == expected.shape
+        torch.testing.assert_close(got, expected, atol=1e-4, rtol=0)
+    for key, value in model.state_dict().items():  # the trained form (and its state dict) is untouched
+        assert torch.equal(value, before[key]) and value.is_contiguous(), key
+
+
+def test_nafnet_inference_form_follows_later_tlc_changes():
+    model = _perturbed("nafnet")
+    fast = get_arch("nafnet").inference_form(model)
+    x = torch.rand(1, 3, 32, 48)
+    model.set_tlc(8)
+    with torch.inference_mode():
+        torch.testing.assert_close(fast(x), model(x), atol=1e-4, rtol=0)
+
+
+def test_deblurgan_has_no_inference_form():
+    # Measured: channels_last and an NHWC instance norm made DeblurGAN slower (it is convolution-bound).
+    assert get_arch("deblurgan").inference_form is None
+
+
+@pytest.mark.parametrize("onednn", [True, False])
+def test_nafnet_inference_form_on_both_pointwise_paths(monkeypatch, onednn):
+    import restore_cli.models.common as common
+
+    monkeypatch.setattr(common, "_ONEDNN", onednn and common._ONEDNN)  # False: the mm path (other devices)
+    model = _perturbed("nafnet")
+    fast = get_arch("nafnet").inference_form(model)
+    x = torch.rand(1, 3, 32, 48)
+    with torch.inference_mode():
+        torch.testing.assert_close(fast(x), model(x), atol=1e-4, rtol=0)
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # --precision bf16 runs the same form
+            low = fast(x).float()
+    assert (low - model(x)).abs().max() < 0.1

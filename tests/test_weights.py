@@ -346,3 +346,21 @@ def test_saved_weights_are_readable_by_others(tmp_path):
     W.save_weights(path, tiny_nafnet(), "nafnet", TINY)
     assert path.stat().st_mode & 0o777 == 0o666 & ~UMASK
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_inference_module_is_made_once_and_remade_after_changes(tmp_path):
+    path = tmp_path / "m.safetensors"
+    W.save_weights(path, tiny_nafnet(), "nafnet", TINY)
+    loaded = W.load_model(path, task="deblur")
+    fast = loaded.inference_module()
+    assert fast is not loaded.module and loaded.inference_module() is fast
+    x = torch.rand(1, 3, 8, 12)
+    with torch.inference_mode():
+        torch.testing.assert_close(fast(x), loaded.module(x), atol=1e-4, rtol=0)
+    with torch.no_grad():
+        for p in loaded.module.parameters():
+            p.mul_(1.5)
+    remade = loaded.inference_module()
+    assert remade is not fast
+    with torch.inference_mode():
+        torch.testing.assert_close(remade(x), loaded.module(x), atol=1e-4, rtol=0)

@@ -37,6 +37,8 @@ class ArchSpec:
     color_space: "rgb" (deblur: image in [0, 1]) or "lab" (colorize: see restore_cli.color).
     work_size: colorizers run at this resolution (shorter side), deblurrers at full resolution (None).
     defaults: default hyperparameters; ``create_model(id, **overrides)`` merges them.
+    inference_form: optional ``module -> module`` giving a faster copy with the same outputs, for inference
+      only (folded parameters, channels_last); see ``LoadedModel.inference_module``.
     """
 
     id: str
@@ -48,6 +50,7 @@ class ArchSpec:
     supports_half: bool = True
     defaults: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    inference_form: Callable[[Any], Any] | None = None
 
     def hyper(self, **overrides: Any) -> dict[str, Any]:
         unknown = sorted(set(overrides) - set(self.defaults))

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from restore_cli.models import ArchSpec, register
+from restore_cli.models.common import ChannelsLast, Pointwise, channel_layer_norm
 
 
 class LayerNorm2d(nn.Module):
@@ -159,6 +160,52 @@ class NAFNet(nn.Module):
         return self.ending(x) + inp
 
 
+class FastNAFBlock(nn.Module):
+    """The inference form of a :class:`NAFBlock`: same outputs, fewer passes over memory.
+
+    Each LayerNorm2d is one ``F.layer_norm`` over the NHWC view with its affine folded into the following
+    1x1 conv; ``beta`` and ``gamma`` are folded into conv3 and conv5. With global channel attention on one
+    image, the attention scale multiplies conv3's weights (``C x C/2`` numbers) instead of the activations.
+    """
+
+    def __init__(self, block: NAFBlock) -> None:
+        super().__init__()
+        self.eps1, self.eps2 = block.norm1.eps, block.norm2.eps
+        self.conv1 = Pointwise.fold(block.conv1, block.norm1.weight, block.norm1.bias)
+        self.conv2 = block.conv2  # shared with the trained form, unchanged
+        self.pool = block.sca[0]  # shared, so a later set_tlc() on the trained form applies here too
+        self.sca = Pointwise.fold(block.sca[1])
+        self.conv3 = Pointwise.fold(block.conv3, out_scale=block.beta)
+        self.conv4 = Pointwise.fold(block.conv4, block.norm2.weight, block.norm2.bias)
+        self.conv5 = Pointwise.fold(block.conv5, out_scale=block.gamma)
+
+    def forward(self, inp: torch.Tensor) -> torch.Tensor:
+        a, b = self.conv2(self.conv1(channel_layer_norm(inp, self.eps1))).chunk(2, dim=1)
+        x = a * b
+        scale = self.sca(self.pool(x))
+        if scale.shape[0] == 1 and scale.shape[-2:] == (1, 1):
+            y = self.conv3(x, scale=scale, residual=inp)
+        else:
+            y = self.conv3(x * scale, residual=inp)
+        a, b = self.conv4(channel_layer_norm(y, self.eps2)).chunk(2, dim=1)
+        return self.conv5(a * b, residual=y)
+
+
+def inference_form(model: NAFNet) -> nn.Module:
+    """The inference form of ``model``: :class:`FastNAFBlock` s on channels_last input, same outputs.
+
+    Unchanged layers (intro, ending, downs, ups, depthwise convs) are shared with ``model``, not copied.
+    """
+    fast = nn.Module.__new__(NAFNet)
+    nn.Module.__init__(fast)
+    fast.intro, fast.ending, fast.downs, fast.ups = model.intro, model.ending, model.downs, model.ups
+    fast.size_multiple = model.size_multiple
+    fast.encoders = nn.ModuleList(nn.Sequential(*map(FastNAFBlock, enc)) for enc in model.encoders)
+    fast.middle_blks = nn.Sequential(*map(FastNAFBlock, model.middle_blks))
+    fast.decoders = nn.ModuleList(nn.Sequential(*map(FastNAFBlock, dec)) for dec in model.decoders)
+    return ChannelsLast(fast.eval())
+
+
 def _build(in_channels: int, width: int, enc_blocks, middle_blocks: int, dec_blocks) -> NAFNet:
     return NAFNet(in_channels, width, tuple(enc_blocks), middle_blocks, tuple(dec_blocks))
 
@@ -177,5 +224,6 @@ register(
             "dec_blocks": [1, 1, 1, 1],
         },
         description="NAFNet: activation-free U-Net, fast and strong for motion deblurring",
+        inference_form=inference_form,
     )
 )

@@ -9,11 +9,14 @@ toward neutral; trained with the classification loss of Zhang et al.).
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 
 from restore_cli.color import NUM_BINS, ab_bins, decode_bins
 from restore_cli.models import ArchSpec, register
+from restore_cli.models.common import fold_output_scale
 
 AB_SCALE = 110.0
 HEADS = ("ab", "bins")
@@ -108,6 +111,29 @@ class UNetColorizer(nn.Module):
         return decode_bins(out, self.bins)[0]  # the inference decoding, so validation measures it
 
 
+def _fold_batch_norms(seq: nn.Sequential) -> nn.Sequential:
+    """``seq`` with each eval-mode BatchNorm2d folded into the (transposed) convolution before it."""
+    layers: list[nn.Module] = []
+    for layer in seq:
+        conv_before = bool(layers) and isinstance(layers[-1], (nn.Conv2d, nn.ConvTranspose2d))
+        if isinstance(layer, nn.BatchNorm2d) and conv_before:
+            scale = layer.weight / torch.sqrt(layer.running_var + layer.eps)
+            layers[-1] = fold_output_scale(layers[-1], scale, layer.bias - layer.running_mean * scale)
+        elif not isinstance(layer, nn.Dropout):
+            layers.append(layer)
+    return nn.Sequential(*layers)
+
+
+def inference_form(model: UNetColorizer) -> nn.Module:
+    """A copy of ``model`` for inference only, batch norms folded into their convolutions (same outputs)."""
+    fast = copy.deepcopy(model).eval()
+    with torch.no_grad():
+        for blocks in (fast.downs, fast.ups):
+            for i, seq in enumerate(blocks):
+                blocks[i] = _fold_batch_norms(seq)
+    return fast.requires_grad_(False)
+
+
 def _build(base: int, depth: int, head: str, norm: str, dropout: float) -> UNetColorizer:
     return UNetColorizer(base=base, depth=depth, head=head, norm=norm, dropout=dropout)
 
@@ -122,5 +148,6 @@ register(
         work_size=256,
         defaults={"base": 16, "depth": 6, "head": "ab", "norm": "batch", "dropout": 0.0},
         description="pix2pix-style U-Net colorizer: L in, ab out (regression or 313-bin head)",
+        inference_form=inference_form,
     )
 )
