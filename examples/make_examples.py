@@ -24,7 +24,7 @@ from restore_cli.data.synth import blur_linear, rasterize_trajectory
 HEIGHT, WIDTH = 384, 512
 SCENE_SEED = 7
 # A fixed, slightly curved camera-shake path (x, y in pixels), about 21 px long: the same every run. Long
-# enough that the blurred examples score well below the default --blur-threshold (100) of --order auto.
+# enough that the blur detector of --order auto calls the blurred examples blurry.
 SHAKE_PATH = [(0.0, 0.0), (3.6, 1.3), (7.6, 1.8), (11.2, 3.6), (14.0, 5.9), (16.4, 8.8), (17.6, 10.6)]
 
 
