@@ -571,8 +571,3 @@ def _size_multiple(loaded: Any) -> int:
 def _model_name(loaded: Any) -> str:
     name = getattr(loaded, "name", None) or getattr(loaded, "path", None) or getattr(loaded, "arch", None)
     return str(name or "model")
-
-
-def default_threads() -> int:
-    """CPU threads torch uses now (for reports)."""
-    return torch.get_num_threads() or (os.cpu_count() or 1)

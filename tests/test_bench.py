@@ -275,12 +275,9 @@ def test_json_and_csv_schema(tmp_path: Path) -> None:
 
 
 def _app():
-    import typer
+    """The root app (its one error handler included); callers add "bench" in front of their options."""
+    from restore_cli.cli import app
 
-    from restore_cli.cli.bench import bench
-
-    app = typer.Typer()
-    app.command()(bench)
     return app
 
 
@@ -288,8 +285,8 @@ def test_cli_runs_synthetic_with_weights(tmp_path: Path, cli_runner, tiny_deblur
     out = tmp_path / "r.json"
     result = cli_runner.invoke(
         _app(),
-        ["--dataset", "synthetic", "--limit", "1", "--weights", str(tiny_deblur_weights), "--passes", "1,2",
-         "--device", "cpu", "--tile", "0", "--ssim", "skimage", "--json-out", str(out),
+        ["bench", "--dataset", "synthetic", "--limit", "1", "--weights", str(tiny_deblur_weights),
+         "--passes", "1,2", "--device", "cpu", "--tile", "0", "--ssim", "skimage", "--json-out", str(out),
          "--save-outputs", str(tmp_path / "o")],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -323,7 +320,7 @@ def test_table_fits_a_narrow_terminal() -> None:
 
 
 def test_cli_missing_dataset_is_usage_error(tmp_path: Path, cli_runner) -> None:
-    result = cli_runner.invoke(_app(), ["--dataset", "hide", "--root", str(tmp_path / "none")])
+    result = cli_runner.invoke(_app(), ["bench", "--dataset", "hide", "--root", str(tmp_path / "none")])
     assert result.exit_code == 2
     assert "HIDE_dataset/GT" in result.output or "HIDE_dataset/GT" in (result.stderr or "")
 
@@ -334,7 +331,7 @@ def test_cli_pipeline_orders_with_both_models(
     out = tmp_path / "p.json"
     result = cli_runner.invoke(
         _app(),
-        ["--task", "pipeline", "--limit", "1", "--weights", str(tiny_deblur_weights), "--weights",
+        ["bench", "--task", "pipeline", "--limit", "1", "--weights", str(tiny_deblur_weights), "--weights",
          str(tiny_colorize_weights), "--order", "deblur-first,colorize-first", "--device", "cpu",
          "--tile", "0", "--json-out", str(out), "--json", "--threads", "1"],
     )  # fmt: skip

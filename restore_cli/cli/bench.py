@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from restore_cli.cli import common
+
 
 class BenchTask(str, Enum):
     deblur = "deblur"
@@ -21,12 +23,6 @@ class BenchTask(str, Enum):
 class SsimVariant(str, Enum):
     matlab3d = "matlab3d"
     skimage = "skimage"
-
-
-class BenchPrecision(str, Enum):
-    fp32 = "fp32"
-    fp16 = "fp16"
-    bf16 = "bf16"
 
 
 def bench(
@@ -52,7 +48,7 @@ def bench(
     ] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Use only the first N images.")] = None,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
-    precision: Annotated[BenchPrecision, typer.Option("--precision")] = BenchPrecision.fp32,
+    precision: common.PrecisionOpt = common.Precision.fp32,
     tile: Annotated[str, typer.Option("--tile", help="Tile side: auto, 0 (whole image) or pixels.")] = "auto",
     passes: Annotated[
         str, typer.Option("--passes", help="Deblurring passes, e.g. 1,2,3 (one row each).")
@@ -93,51 +89,38 @@ def bench(
     save_outputs: Annotated[
         Path | None, typer.Option("--save-outputs", help="Write every model output (PNG) under this folder.")
     ] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    debug: common.Debug = False,
 ) -> None:
     """Benchmark models: [dim]restore bench --dataset gopro --root ~/data/GOPRO_Large[/dim]."""
-    from rich.console import Console
-
-    from restore_cli.errors import RestoreError
-
-    err = Console(stderr=True, soft_wrap=True, highlight=False)
-    try:
-        _bench(
-            err,
-            dataset=dataset,
-            task=task.value,
-            root=root,
-            refs=[m.strip() for m in (models or "").split(",") if m.strip()]
-            + [str(w) for w in weights or []],
-            limit=limit,
-            device=device,
-            precision=precision.value,
-            tile=tile,
-            passes=passes,
-            order=order,
-            ssim=ssim.value,
-            blur_gamma=blur_gamma,
-            json_output=json_output,
-            threads=threads,
-            json_file=json_file,
-            csv_file=csv_file,
-            report=report,
-            save_outputs=save_outputs,
-        )
-    except RestoreError as error:
-        if debug:
-            err.print_exception()
-        from rich.markup import escape
-
-        err.print(f"[red]error:[/red] {escape(' '.join(str(error).split()))}")
-        raise typer.Exit(error.exit_code) from None
+    common.set_debug(debug)  # errors reach the root group's one handler (a traceback only with --debug)
+    _bench(
+        common.err_console(),
+        dataset=dataset,
+        task=task.value,
+        root=root,
+        refs=[m.strip() for m in (models or "").split(",") if m.strip()]
+        + [str(w) for w in weights or []],
+        limit=limit,
+        device=device,
+        precision=precision.value,
+        tile=tile,
+        passes=passes,
+        order=order,
+        ssim=ssim.value,
+        blur_gamma=blur_gamma,
+        json_output=json_output,
+        threads=threads,
+        json_file=json_file,
+        csv_file=csv_file,
+        report=report,
+        save_outputs=save_outputs,
+    )
 
 
 def _bench(err, *, dataset, task, root, refs, limit, device, precision, tile, passes, order, ssim, blur_gamma,
            json_output, threads, json_file, csv_file, report, save_outputs) -> None:  # fmt: skip
     """Check options, open the dataset (both before any model loads), run, and print/write results."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from restore_cli.bench import report as reporting
     from restore_cli.bench.datasets import open_dataset
@@ -149,6 +132,7 @@ def _bench(err, *, dataset, task, root, refs, limit, device, precision, tile, pa
         run_benchmark,
     )
     from restore_cli.errors import UsageError
+    from restore_cli.progress import progress_bar
 
     if threads is not None and threads < 1:
         raise UsageError(f"--threads {threads} must be at least 1")
@@ -163,16 +147,9 @@ def _bench(err, *, dataset, task, root, refs, limit, device, precision, tile, pa
     for warning in data.warnings:
         err.print(f"[yellow]warning:[/yellow] {warning}")
 
-    progress = Progress(
-        TextColumn("bench {task.fields[name]}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-    )
+    progress = progress_bar(err)
     with progress:
-        job = progress.add_task("bench", total=len(data.samples), name=data.name)
+        job = progress.add_task(f"bench {data.name}", total=len(data.samples))
         result = run_benchmark(
             data,
             rows,

@@ -15,8 +15,6 @@ from restore_cli.data.datasets import find_images, find_pairs, has_pairs, read_r
 from restore_cli.data.synth import blur_linear
 from restore_cli.errors import UsageError
 
-DEFAULT_KERNELS = Path("../shared/data/kernels")
-
 
 def load_kernels(folder: str | Path) -> list[np.ndarray]:
     """The recorded blur kernels (``*.npy``, 2-D float, normalised to sum 1), sorted by name."""
@@ -67,7 +65,7 @@ class ValSet:
 
 def kernel_val_set(
     folder: str | Path,
-    kernels_dir: str | Path = DEFAULT_KERNELS,
+    kernels_dir: str | Path,
     size: int = 256,
     seed: int = 0,
     limit: int | None = None,
@@ -129,7 +127,7 @@ def paired_val_set(
 
 def make_val_set(
     folder: str | Path,
-    kernels_dir: str | Path = DEFAULT_KERNELS,
+    kernels_dir: str | Path,
     size: int = 256,
     seed: int = 0,
     limit: int | None = None,

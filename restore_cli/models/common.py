@@ -19,11 +19,6 @@ def laplacian(x: torch.Tensor) -> torch.Tensor:
     return F.conv2d(F.pad(gray, (1, 1, 1, 1), mode="reflect"), kernel)
 
 
-def with_laplacian(x: torch.Tensor) -> torch.Tensor:
-    """``concat(x, laplacian(x))``: the 4th input channel of the Laplacian-conditioned models."""
-    return torch.cat([x, laplacian(x)], 1)
-
-
 def conv_relu_stack(
     channels: list[int], *, dilation: int = 1, last_stride: int = 1, norm: bool = True
 ) -> nn.Sequential:
