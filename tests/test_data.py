@@ -218,13 +218,14 @@ def test_average_frames_is_linear_light() -> None:
 def test_data_cli_synth_and_from_video(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from restore_cli.cli.data import app
+    from restore_cli.cli import app  # the root app: its one error handler maps errors to exit codes
 
     _write(tmp_path / "sharp" / "a.png", _photo(48, 48))
     runner = CliRunner()
     result = runner.invoke(
         app,
-        ["synth", "--sharp", str(tmp_path / "sharp"), "--out", str(tmp_path / "pairs"), "--per-image", "2"],
+        ["data", "synth", "--sharp", str(tmp_path / "sharp"), "--out", str(tmp_path / "pairs"),
+         "--per-image", "2"],  # fmt: skip
     )
     assert result.exit_code == 0, result.output
     pairs = find_pairs(tmp_path / "pairs")
@@ -232,12 +233,13 @@ def test_data_cli_synth_and_from_video(tmp_path: Path) -> None:
     assert cv2.imread(str(pairs[0][0])).shape == (48, 48, 3)
     _write_video(tmp_path / "v.avi")
     result = runner.invoke(
-        app, ["from-video", str(tmp_path / "v.avi"), "--out", str(tmp_path / "vid"), "--frames", "3-5"]
+        app,
+        ["data", "from-video", str(tmp_path / "v.avi"), "--out", str(tmp_path / "vid"), "--frames", "3-5"],
     )
     assert result.exit_code == 0, result.output
     assert '"scene_cuts": 1' in result.stdout
     result = runner.invoke(
-        app, ["from-video", str(tmp_path / "v.avi"), "--out", str(tmp_path / "x"), "--frames", "1"]
+        app, ["data", "from-video", str(tmp_path / "v.avi"), "--out", str(tmp_path / "x"), "--frames", "1"]
     )
     assert result.exit_code == 2
 

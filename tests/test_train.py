@@ -292,7 +292,7 @@ def test_cli_trains_and_rejects_unknown_config_keys(tmp_path: Path) -> None:
     import cv2
     from typer.testing import CliRunner
 
-    from restore_cli.cli.train import app
+    from restore_cli.cli import app  # the root app: its one error handler maps errors to exit codes
 
     (tmp_path / "photos").mkdir()
     for i, img in enumerate(_images()):
@@ -302,7 +302,8 @@ def test_cli_trains_and_rejects_unknown_config_keys(tmp_path: Path) -> None:
     result = runner.invoke(
         app,
         [
-            "deblur", "--data", str(tmp_path / "photos"), "--iters", "2", "--patch", "16", "--batch", "2",
+            "train", "deblur", "--data", str(tmp_path / "photos"), "--iters", "2", "--patch", "16",
+            "--batch", "2",
             "--hyper", json.dumps(TINY_HYPER), "--workers", "0", "--out", str(out), "--quiet",
             "--device", "cpu",
         ],
@@ -312,7 +313,7 @@ def test_cli_trains_and_rejects_unknown_config_keys(tmp_path: Path) -> None:
     assert json.loads(result.stdout.strip().splitlines()[-1])["iteration"] == 2
     bad = tmp_path / "bad.toml"
     bad.write_text("itres = 3\n")
-    result = runner.invoke(app, ["deblur", "--config", str(bad)])
+    result = runner.invoke(app, ["train", "deblur", "--config", str(bad)])
     assert result.exit_code == 2
     assert "itres" in result.output
 
@@ -610,7 +611,7 @@ def test_colorize_data_pools_several_folders(tmp_path: Path) -> None:
     from PIL import Image as PILImage
     from typer.testing import CliRunner
 
-    from restore_cli.cli.train import app
+    from restore_cli.cli import app  # the root app: its one error handler maps errors to exit codes
     from restore_cli.data.datasets import ColorPhotoDataset
     from restore_cli.train.config import build_config
 
@@ -629,7 +630,7 @@ def test_colorize_data_pools_several_folders(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         app,
         [
-            "colorize", "--data", str(tmp_path / "a"), "--data", str(tmp_path / "b"), "--iters", "1",
+            "train", "colorize", "--data", str(tmp_path / "a"), "--data", str(tmp_path / "b"), "--iters", "1",
             "--patch", "16", "--batch", "2", "--hyper", '{"base": 4, "depth": 3, "head": "bins"}',
             "--workers", "0", "--out", str(out), "--quiet", "--device", "cpu",
         ],
@@ -637,6 +638,8 @@ def test_colorize_data_pools_several_folders(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert out.is_file()
     missing = CliRunner().invoke(
-        app, ["colorize", "--data", str(tmp_path / "a"), "--data", str(tmp_path / "nope"), "--iters", "1"]
-    )
+        app,
+        ["train", "colorize", "--data", str(tmp_path / "a"), "--data", str(tmp_path / "nope"),
+         "--iters", "1"],
+    )  # fmt: skip
     assert missing.exit_code != 0 and "nope" in missing.output

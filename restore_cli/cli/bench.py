@@ -185,6 +185,3 @@ def _bench(err, *, dataset, task, root, refs, limit, device, precision, tile, pa
         err.print("[yellow]interrupted[/yellow]: the table shows the images measured so far")
         raise typer.Exit(130)
 
-
-if __name__ == "__main__":
-    typer.run(bench)

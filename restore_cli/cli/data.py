@@ -41,18 +41,13 @@ def synth(
 ) -> None:
     """Blur sharp photos (in linear light) and write aligned pairs in the GoPro layout."""
     from restore_cli.data.tools import write_kernel_pairs, write_synth_pairs
-    from restore_cli.errors import RestoreError
 
     if kind not in ("motion", "gaussian", "defocus", "mixed"):
         raise typer.BadParameter(f"unknown --kind {kind!r}; choose motion, gaussian, defocus or mixed")
-    try:
-        if kernels is not None:
-            n = write_kernel_pairs(sharp, out, kernels, seed)
-        else:
-            n = write_synth_pairs(sharp, out, kind, per_image, seed, kernel_size, noise)
-    except RestoreError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(exc.exit_code) from None
+    if kernels is not None:
+        n = write_kernel_pairs(sharp, out, kernels, seed)
+    else:
+        n = write_synth_pairs(sharp, out, kind, per_image, seed, kernel_size, noise)
     sys.stdout.write(json.dumps({"pairs": n, "out": str(out / "synth")}) + "\n")
 
 
@@ -73,11 +68,7 @@ def from_video(
     from restore_cli.errors import RestoreError
 
     failed = 0
-    try:
-        frame_range = parse_frame_range(frames)
-    except RestoreError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(exc.exit_code) from None
+    frame_range = parse_frame_range(frames)
     for video in videos:
         try:
             stats = video_to_pairs(video, out, frame_range, gamma, scene_threshold, every, seed)
@@ -90,6 +81,3 @@ def from_video(
     if failed:
         raise typer.Exit(1)
 
-
-if __name__ == "__main__":
-    app()

@@ -182,7 +182,6 @@ def deblur(
     quiet: bool = typer.Option(False, "--quiet", help="No live display (the JSONL log is still written)."),
 ) -> None:
     """Train a deblurring model; prints a JSON summary on stdout when done."""
-    from restore_cli.errors import RestoreError
     from restore_cli.train.config import build_config
 
     hyper_values = _parse_hyper(hyper)
@@ -195,72 +194,68 @@ def deblur(
     shortcuts = {k: v for k, v in shortcuts.items() if v is not None}
     if shortcuts:
         hyper_values = {**(hyper_values or {}), **shortcuts}
-    try:
-        cfg = build_config(
-            config,
-            task="deblur",
-            data=data,
-            val=val,
-            val_kernels=val_kernels,
-            val_size=val_size,
-            val_limit=val_limit,
-            val_every=val_every,
-            arch=arch,
-            hyper=hyper_values,
-            synth=synth,
-            kernel_size=kernel_size,
-            noise=noise,
-            jpeg=jpeg,
-            synth_device=synth_device,
-            saturate=saturate,
-            sensor_noise=sensor_noise,
-            random_crf=random_crf,
-            rotation_copies=rotation_copies,
-            compile=compile_model,
-            patch=patch,
-            batch=batch,
-            iters=iters,
-            time_limit=time_limit,
-            fit_schedule=fit_schedule,
-            lr=lr,
-            min_lr=min_lr,
-            weight_decay=weight_decay,
-            warmup=warmup,
-            schedule=schedule,
-            grad_clip=grad_clip,
-            ema=ema,
-            loss=loss,
-            out=out,
-            export_best=export_best,
-            checkpoint=checkpoint,
-            checkpoint_every=checkpoint_every,
-            resume=resume,
-            init=init,
-            log=log,
-            log_every=log_every,
-            threads=threads,
-            workers=workers,
-            seed=seed,
-            gray=gray,
-            laplacian=laplacian,
-            channels_last=channels_last,
-            device=device,
-            perceptual_weights=perceptual_weights,
-            perceptual_layer=perceptual_layer,
-            amp=amp,
-            gan=gan,
-            n_critic=n_critic,
-            gp_weight=gp_weight,
-            adv_weight=adv_weight,
-            label_noise=label_noise,
-            lambda_content=lambda_content,
-            critic_lr=critic_lr,
-        )
-        cfg.check()
-        _run(cfg, quiet)
-    except RestoreError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(exc.exit_code) from None
+    cfg = build_config(
+        config,
+        task="deblur",
+        data=data,
+        val=val,
+        val_kernels=val_kernels,
+        val_size=val_size,
+        val_limit=val_limit,
+        val_every=val_every,
+        arch=arch,
+        hyper=hyper_values,
+        synth=synth,
+        kernel_size=kernel_size,
+        noise=noise,
+        jpeg=jpeg,
+        synth_device=synth_device,
+        saturate=saturate,
+        sensor_noise=sensor_noise,
+        random_crf=random_crf,
+        rotation_copies=rotation_copies,
+        compile=compile_model,
+        patch=patch,
+        batch=batch,
+        iters=iters,
+        time_limit=time_limit,
+        fit_schedule=fit_schedule,
+        lr=lr,
+        min_lr=min_lr,
+        weight_decay=weight_decay,
+        warmup=warmup,
+        schedule=schedule,
+        grad_clip=grad_clip,
+        ema=ema,
+        loss=loss,
+        out=out,
+        export_best=export_best,
+        checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every,
+        resume=resume,
+        init=init,
+        log=log,
+        log_every=log_every,
+        threads=threads,
+        workers=workers,
+        seed=seed,
+        gray=gray,
+        laplacian=laplacian,
+        channels_last=channels_last,
+        device=device,
+        perceptual_weights=perceptual_weights,
+        perceptual_layer=perceptual_layer,
+        amp=amp,
+        gan=gan,
+        n_critic=n_critic,
+        gp_weight=gp_weight,
+        adv_weight=adv_weight,
+        label_noise=label_noise,
+        lambda_content=lambda_content,
+        critic_lr=critic_lr,
+    )
+    cfg.check()
+    _run(cfg, quiet)
 
 
 def _run(cfg, quiet: bool) -> None:
@@ -374,22 +369,14 @@ def colorize(
     quiet: bool = typer.Option(False, "--quiet", help="No live display."),
 ) -> None:
     """Train a colorizer (L in, ab out); prints a JSON summary on stdout when done."""
-    from restore_cli.errors import RestoreError
     from restore_cli.train.config import build_config
 
     options = dict(locals())
-    for key in ("config", "quiet", "RestoreError", "build_config", "hyper"):
+    for key in ("config", "quiet", "build_config", "hyper"):
         options.pop(key, None)
     # One folder stays a plain string (as in older checkpoints); several are a list; none: TOML or error.
     options["data"] = (data[0] if len(data) == 1 else list(data)) if data else None
-    try:
-        cfg = build_config(config, task="colorize", hyper=_parse_hyper(hyper), **options)
-        cfg.check()
-        _run(cfg, quiet)
-    except RestoreError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(exc.exit_code) from None
+    cfg = build_config(config, task="colorize", hyper=_parse_hyper(hyper), **options)
+    cfg.check()
+    _run(cfg, quiet)
 
-
-if __name__ == "__main__":
-    app()
