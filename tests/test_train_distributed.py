@@ -27,7 +27,7 @@ def test_torchrun_two_cpu_processes(tmp_path: Path) -> None:
     out = tmp_path / "w.safetensors"
     hyper = {"width": 4, "enc_blocks": [1], "middle_blocks": 1, "dec_blocks": [1]}
     cmd = [
-        torchrun, "--standalone", "--nproc_per_node=2", "-m", "restore_cli.cli.train", "deblur",
+        torchrun, "--standalone", "--nproc_per_node=2", "-m", "restore_cli", "train", "deblur",
         "--data", str(photos), "--iters", "3", "--patch", "16", "--batch", "2", "--workers", "0",
         "--hyper", json.dumps(hyper), "--out", str(out), "--quiet", "--device", "cpu", "--threads", "1",
     ]  # fmt: skip

@@ -158,9 +158,7 @@ def test_options_override_the_config_file_which_overrides_defaults(
 ) -> None:
     config = tmp_path / "run.toml"
     config.write_text('data = "toml"\niters = 3\nseed = 9\nwarmup = 7\nhyper = {a = 1, b = 2}\n')
-    result = invoke(
-        cli_runner, "train", command, "--config", config, "--iters", "4", "--hyper", '{"b": 3}'
-    )
+    result = invoke(cli_runner, "train", command, "--config", config, "--iters", "4", "--hyper", '{"b": 3}')
     assert result.exit_code == 0, stderr_of(result)
     ((cfg, _),) = captured
     assert (cfg.data, cfg.iters, cfg.seed, cfg.warmup) == ("toml", 4, 9, 7)
@@ -191,3 +189,25 @@ def test_bad_option_values_are_usage_errors(cli_runner, captured: list, args: li
     result = invoke(cli_runner, "train", "deblur", "--data", "d", "--iters", "1", *args)
     assert result.exit_code == 2 and captured == []
     assert words in stderr_of(result)
+
+
+def test_deblur_refuses_two_data_folders(cli_runner, captured: list) -> None:
+    result = invoke(cli_runner, "train", "deblur", "--data", "a", "--data", "b", "--iters", "1")
+    assert result.exit_code == 2 and captured == []
+    assert "one --data folder" in stderr_of(result)
+
+
+def test_new_fields_become_options_and_toml_only_fields_do_not(cli_runner) -> None:
+    from dataclasses import fields
+
+    from restore_cli.train.config import TrainConfig
+
+    for command in ("deblur", "colorize"):
+        words = set(invoke(cli_runner, "train", command, "--help").stdout.replace(",", " ").split())
+        for spec in fields(TrainConfig):
+            cli = spec.metadata.get("cli")
+            flag = "--" + spec.name.replace("_", "-")
+            if cli is not None and command in cli.tasks and not cli.names:
+                assert flag in words, (command, flag)
+            if cli is None:
+                assert flag not in words, (command, flag)

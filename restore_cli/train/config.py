@@ -12,7 +12,7 @@ import re
 import sys
 import types
 import typing
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -23,84 +23,192 @@ else:  # Python 3.10: the same parser, published as tomli (a dependency there on
 
 from restore_cli.errors import UsageError
 
+DEBLUR = ("deblur",)
+COLORIZE = ("colorize",)
+BOTH = ("deblur", "colorize")
+
+
+@dataclass(frozen=True)
+class CliOption:
+    """How `restore train` offers a `TrainConfig` field as an option (cli/train.py builds the options).
+
+    ``help`` is the option's help, or one per command; ``tasks`` are the commands that take it; ``names`` are
+    its option names when not ``--field-name`` (``--field-name/--no-field-name`` for a switch). The help
+    shows the task's default unless it is None or empty; say in ``help`` what that means.
+    """
+
+    help: str | dict[str, str]
+    tasks: tuple[str, ...] = BOTH
+    names: tuple[str, ...] = ()
+
+    def help_for(self, task: str) -> str:
+        return self.help[task] if isinstance(self.help, dict) else self.help
+
+
+def option(default: Any = MISSING, *, factory: Any = MISSING, **cli: Any) -> Any:
+    """A `TrainConfig` field that is also a `restore train` option (``cli``: the CliOption's fields)."""
+    return field(default=default, default_factory=factory, metadata={"cli": CliOption(**cli)})
+
 
 @dataclass
 class TrainConfig:
-    """Everything a training run depends on (saved in checkpoints and summarised in exported weights)."""
+    """Everything a training run depends on (saved in checkpoints and summarised in exported weights).
+
+    A field made with ``option(...)`` is also an option of the `restore train` commands named in its
+    ``tasks``; the others (``betas``, ``step_every``, ...) are set in the TOML file only.
+    """
 
     task: str = "deblur"
-    data: str | list[str] = ""  # one folder; colorization also takes a list (photos of all folders pooled)
-    val: str | None = None
-    val_kernels: str | None = None  # default: the "kernels" folder beside --val
-    val_size: int = 256
-    val_limit: int = 0  # 0: every validation image
-    val_every: int = 500
+    # One folder; colorization also takes a list (photos of all folders pooled).
+    data: str | list[str] = option(
+        "",
+        help={
+            "deblur": "Folder of sharp photos (blur made on the fly) or of blur/sharp pairs (GoPro layout).",
+            "colorize": "Folder of colour photos (gray input made on the fly); repeat it to pool folders.",
+        },
+    )
+    val: str | None = option(
+        None,
+        help={
+            "deblur": "Validation folder: sharp photos (blurred by the recorded kernels) or pairs.",
+            "colorize": "Folder of colour photos for validation.",
+        },
+    )
+    val_kernels: str | None = option(
+        None, help="Folder of recorded kernels (*.npy); default: 'kernels' beside --val.", tasks=DEBLUR
+    )
+    val_size: int = option(256, help="Centre-crop size of validation images.")
+    val_limit: int = option(0, help="Use only the first N validation images (0: all).")
+    val_every: int = option(500, help="Validate every N iterations.")
     val_seed: int = 0
-    arch: str = "nafnet"
-    hyper: dict[str, Any] = field(default_factory=dict)
-    synth: str = "mixed"  # motion | gaussian | defocus | mixed (ignored when --data holds pairs)
-    kernel_size: int = 31
-    noise: bool = True
-    jpeg: bool = True
-    # Where the blur is made: "worker" (data workers, NumPy/OpenCV), "device" (the training device, as a
-    # batch in torch), "auto" (device on a GPU, worker on CPU). See restore_cli/data/degrade.py.
-    synth_device: str = "auto"
+    arch: str = option(
+        "nafnet",
+        help={"deblur": "Deblur architecture from the registry.", "colorize": "Colorize architecture."},
+    )
+    hyper: dict[str, Any] = option(
+        factory=dict,
+        help={
+            "deblur": "Hyperparameters as JSON, e.g. '{\"width\": 16}'.",
+            "colorize": 'Hyperparameters as JSON, e.g. \'{"head": "bins"}\'.',
+        },
+    )
+    synth: str = option(  # ignored when --data holds pairs
+        "mixed", help="On-the-fly blur: motion | gaussian | defocus | mixed (motion-heavy).", tasks=DEBLUR
+    )
+    kernel_size: int = option(31, help="Size of synthetic motion kernels.", tasks=DEBLUR)
+    noise: bool = option(True, help="Add Gaussian/Poisson noise to inputs.", tasks=DEBLUR)
+    jpeg: bool = option(True, help="JPEG re-compression of inputs.", tasks=DEBLUR)
+    # "worker": data workers, NumPy/OpenCV; "device": the training device, as a batch in torch.
+    # See restore_cli/data/degrade.py.
+    synth_device: str = option(
+        "auto", help="Where blur is made: auto (GPU if training on one) | worker | device.", tasks=DEBLUR
+    )
     # Closer to real cameras (off by default until a GPU run shows they help; docs/TRAINING.md).
-    saturate: float = 0.0  # share of samples with saturated highlights (brightened above 1 before the blur)
-    sensor_noise: bool = False  # Poisson-Gaussian noise in linear light instead of Poisson + sRGB Gaussian
-    random_crf: bool = False  # a random camera response (gamma 1.8-2.6) per sample instead of gamma 2.2
-    rotation_copies: int = 1  # > 1: spatially varying shake (rotated copies averaged along the path)
-    compile: bool = False  # torch.compile the model's training forward (GPU sessions: measure it)
-    patch: int = 128
-    batch: int = 8
-    iters: int = 0  # 0: no iteration limit (then give time_limit); also the horizon of the lr schedule
-    time_limit: str | float = 0  # seconds, or "90m", "1h30m", "45s"
-    # Size --iters to this wall time (seconds or "8m"): the rate is measured over the first iterations (during
-    # the warm-up, whose learning rates do not depend on --iters) and --iters is set so the cosine schedule
-    # ends inside it, then set again once the rate has settled (trainer.fit_points). For lent GPUs
-    # (scripts/gpu_train.py); 0: off.
-    fit_schedule: str | float = 0
-    lr: float = 1e-3
-    min_lr: float = 1e-6
-    weight_decay: float = 0.0
+    saturate: float = option(  # brightened above 1 before the blur
+        0.0, help="Share of samples with saturated highlights, clipped after blur.", tasks=DEBLUR
+    )
+    sensor_noise: bool = option(
+        False,
+        help="Poisson-Gaussian noise in linear light (else Poisson + Gaussian in sRGB).",
+        tasks=DEBLUR,
+        names=("--sensor-noise/--srgb-noise",),
+    )
+    random_crf: bool = option(
+        False,
+        help="Random camera response (gamma 1.8-2.6) per sample (else gamma 2.2).",
+        tasks=DEBLUR,
+        names=("--random-crf/--fixed-crf",),
+    )
+    rotation_copies: int = option(
+        1, help="Spatially varying shake: rotated copies along the path (1: off).", tasks=DEBLUR
+    )
+    compile: bool = option(  # GPU sessions: measure it
+        False, help="torch.compile the training forward (for GPU runs).", tasks=DEBLUR
+    )
+    patch: int = option(128, help="Training patch (crop) size.")
+    batch: int = option(8, help="Batch size.")
+    iters: int = option(  # also the horizon of the lr schedule
+        0, help="Stop after N iterations, also the schedule's length (0: no limit; give --time-limit)."
+    )
+    time_limit: str | float = option(0, help="Stop cleanly after this wall time: 5400, 90m, 1h30m (0: none).")
+    # The rate is measured over the first iterations (during the warm-up, whose learning rates do not
+    # depend on --iters) and --iters is set so the cosine schedule ends inside it, then set again once the
+    # rate has settled (trainer.fit_points). For lent GPUs (scripts/gpu_train.py).
+    fit_schedule: str | float = option(
+        0, help="Measure the rate, set --iters so the cosine schedule ends in this time (0: off)."
+    )
+    lr: float = option(1e-3, help="Peak learning rate (AdamW).")
+    min_lr: float = option(1e-6, help="Final learning rate of the cosine schedule.")
+    weight_decay: float = option(0.0, help="AdamW weight decay.")
     betas: list[float] = field(default_factory=lambda: [0.9, 0.9])
-    warmup: int = 200
-    schedule: str = "cosine"  # cosine | step | constant
+    warmup: int = option(200, help="Linear warm-up iterations.")
+    schedule: str = option("cosine", help="cosine | step | constant.")
     step_every: int = 0  # step schedule: halve the lr every N iterations (0: iters // 4)
-    grad_clip: float = 1.0  # 0: off
-    ema: float = 0.999  # 0: no EMA
-    loss: str = "psnr"  # l1 | charbonnier | psnr | logcosh | fft, or weighted "psnr:1,fft:0.05"
-    out: str | None = None
-    export_best: bool = False
-    checkpoint: str | None = None  # default: OUT with suffix .ckpt.pt
-    checkpoint_every: int = 500
-    resume: str | None = None
-    init: str | None = None
-    log: str | None = None  # JSONL; default: OUT with suffix .log.jsonl
-    log_every: int = 10
-    threads: int = 1  # torch.set_num_threads (0: torch's default); 1 is >10x faster on a busy 2-core CPU
-    workers: int = 1
-    seed: int = 0
-    gray: bool = False
-    laplacian: bool = False
-    channels_last: bool = False
-    device: str = "auto"
-    perceptual_weights: str | None = None  # VGG19 safetensors for the "perceptual" loss (user-supplied)
-    perceptual_layer: str = "conv3_3"
-    amp: str = "none"  # none | bf16 | fp16 (GPU only; ignored on CPU)
+    grad_clip: float = option(1.0, help="Clip the gradient norm (0: off).")
+    ema: float = option(0.999, help="EMA decay of the weights (0: off).")
+    loss: str = option(
+        "psnr",
+        help="l1 | charbonnier | psnr | logcosh | fft | perceptual, or weighted: 'psnr:1,fft:0.05'.",
+        tasks=DEBLUR,
+        names=("--loss", "--content"),
+    )
+    out: str | None = option(None, help="Export the (EMA) model to this .safetensors file at the end.")
+    export_best: bool = option(
+        False,
+        help="Export the best-validation EMA (by PSNR) instead of the last.",
+        names=("--export-best/--export-last",),
+    )
+    checkpoint: str | None = option(None, help="Checkpoint file; default: OUT with .ckpt.pt.")
+    checkpoint_every: int = option(500, help="Save a checkpoint every N iterations.")
+    resume: str | None = option(None, help="Continue exactly from a checkpoint (.ckpt.pt).")
+    init: str | None = option(None, help="Start from exported weights (.safetensors) with a fresh optimiser.")
+    log: str | None = option(None, help="JSONL log file; default: OUT with .log.jsonl.")
+    log_every: int = option(10, help="Log/display every N iterations.")
+    # 1 is >10x faster than torch's default on a busy 2-core CPU.
+    threads: int = option(1, help="torch.set_num_threads; 2 only on an idle machine (0: torch default).")
+    workers: int = option(1, help="Data worker processes.")
+    seed: int = option(0, help="Seed of data and initialisation.")
+    gray: bool = option(False, help="Train a gray (1-channel) model.", tasks=DEBLUR, names=("--gray/--rgb",))
+    laplacian: bool = option(
+        False, help="Model takes a Laplacian 4th channel (if the arch supports it).", tasks=DEBLUR
+    )
+    channels_last: bool = option(False, help="Use channels_last memory format.", tasks=DEBLUR)
+    device: str = option("auto", help="auto, cpu, cuda, cuda:N or mps.")
+    perceptual_weights: str | None = option(  # user-supplied
+        None,
+        help="VGG19 safetensors for --loss perceptual (nothing is downloaded). Convert torchvision's "
+        'vgg19-dcbb9e9d.pth once: python -c "import torch; from safetensors.torch import save_file; '
+        "sd = torch.load('vgg19-dcbb9e9d.pth', weights_only=True); save_file({k: v.contiguous() for k, v in "
+        "sd.items() if k.startswith('features.')}, 'vgg19.safetensors')\"",
+        tasks=DEBLUR,
+    )
+    perceptual_layer: str = option(
+        "conv3_3", help="VGG19 layer compared by the perceptual loss.", tasks=DEBLUR
+    )
+    amp: str = option("none", help="Mixed precision on GPU (ignored on CPU): none | bf16 | fp16.")
     # adversarial training (WGAN-GP with a PatchGAN critic)
-    gan: str = "none"  # none | wgan-gp
-    n_critic: int = 5
-    gp_weight: float = 10.0
-    adv_weight: float = 1.0
-    label_noise: float = 0.1  # fraction of critic real/fake labels flipped
-    lambda_content: float = 0.0  # weight of the content loss; 0: 100 with a GAN, 1 without
-    critic_lr: float = 1e-4
+    gan: str = option(
+        "none",
+        help={
+            "deblur": "Adversarial training: none | wgan-gp.",
+            "colorize": "Adversarial training: none | wgan-gp (head ab only, pix2pix-style).",
+        },
+    )
+    n_critic: int = option(5, help="Critic updates per generator step.")
+    gp_weight: float = option(10.0, help="Gradient-penalty weight.")
+    adv_weight: float = option(1.0, help="Weight of the adversarial loss.")
+    label_noise: float = option(0.1, help="Fraction of critic real/fake labels flipped.")
+    lambda_content: float = option(0.0, help="Content-loss weight (0: 100 with --gan, else 1).", tasks=DEBLUR)
+    critic_lr: float = option(1e-4, help="Critic learning rate (Adam).", tasks=DEBLUR)
     critic_width: int = 64
     # colorization
-    lambda_l1: float = 100.0  # weight of the L1 loss on ab / 110 (head "ab")
-    rebalance: float = 0.5  # class-rebalancing lambda of the 313-bin loss (head "bins"); 1 = no rebalancing
-    prior: str | None = None  # cache file of the empirical ab prior (default: OUT with suffix .abprior.npy)
+    lambda_l1: float = option(100.0, help="Weight of the L1 loss on ab/110 (head ab).", tasks=COLORIZE)
+    rebalance: float = option(
+        0.5, help="Class-rebalancing lambda for 313-bin heads (1: off).", tasks=COLORIZE
+    )
+    prior: str | None = option(  # the empirical ab prior
+        None, help="Cache file of the ab prior; default: OUT with .abprior.npy.", tasks=COLORIZE
+    )
 
     # -- derived values --------------------------------------------------------------------------------------
 
@@ -203,6 +311,14 @@ FIELD_NAMES = {f.name for f in fields(TrainConfig)}
 COLORIZE_DEFAULTS: dict[str, Any] = {"arch": "unet", "lr": 2e-4, "loss": "l1", "patch": 128, "warmup": 100}
 
 
+def task_default(task: str, name: str) -> Any:
+    """The value a field takes for ``task`` when neither the TOML file nor an option sets it."""
+    if task == "colorize" and name in COLORIZE_DEFAULTS:
+        return COLORIZE_DEFAULTS[name]
+    spec = next(f for f in fields(TrainConfig) if f.name == name)
+    return spec.default_factory() if spec.default is MISSING else spec.default
+
+
 def _with_suffix(path: Path, suffix: str) -> Path:
     name = path.name
     for ext in (".safetensors", ".pt"):
@@ -232,7 +348,7 @@ def parse_duration(value: str | float | int | None) -> float:
     return h * 3600 + mnt * 60 + s
 
 
-_FIELD_TYPES = typing.get_type_hints(TrainConfig)
+FIELD_TYPES = typing.get_type_hints(TrainConfig)
 _TYPE_WORDS = {str: "text", int: "a whole number", float: "a number", bool: "true or false"}
 
 
@@ -303,10 +419,10 @@ def load_toml(path: str | Path) -> dict[str, Any]:
                 f"unknown key {key!r}; known keys: {', '.join(sorted(FIELD_NAMES))}",
                 path,
             )
-        typed = _coerce(value, _FIELD_TYPES[name])
+        typed = _coerce(value, FIELD_TYPES[name])
         if typed is _NO_MATCH:
             raise UsageError(
-                f"key {key!r} must be {_describe(_FIELD_TYPES[name])}, not {json.dumps(value, default=str)}",
+                f"key {key!r} must be {_describe(FIELD_TYPES[name])}, not {json.dumps(value, default=str)}",
                 path,
             )
         values[name] = typed
