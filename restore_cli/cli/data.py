@@ -1,6 +1,6 @@
 """`restore data synth | from-video`: write blur/sharp training pairs (GoPro layout) to a folder.
 
-Mounted by the root CLI as ``restore data``; also ``python -m restore_cli.cli.data ...``. No torch import.
+Mounted by the root CLI as ``restore data`` (errors go to its one handler). No torch import.
 """
 
 from __future__ import annotations
