@@ -1,8 +1,11 @@
-"""What the image commands share: option types, checks done before any model loads, and the batch runner.
+"""What the image commands share: option types, checks done before any model loads, error reporting, and
+the batch runner.
 
-Nothing here imports torch at module level: the heavy modules (engine, tasks, batch, io) are imported inside
-functions so ``restore --help`` stays fast. The work itself is done by ``restore_cli.batch`` and
-``restore_cli.tasks``; this module only validates options, shows progress and reports results.
+A command turns its options into one :class:`restore_cli.batch.BatchOptions` and calls :func:`run_images`:
+``batch.plan`` (usage errors, before any model loads) -> ``build_process`` (engine and models) ->
+``batch.run_batch`` -> :class:`restore_cli.batch.BatchResult` -> :class:`Printer` (each record once, the
+summary from the result's counts, the exit code from ``result.exit_code``). Nothing here imports torch, and
+batch is imported when a command runs, so ``restore --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -478,52 +481,6 @@ def announce(line: str, quiet: bool) -> None:
         from rich.markup import escape
 
         err_console().print(f"[dim]restore: {escape(line)}[/dim]")
-
-
-_PLAIN_TYPES = {
-    "bool": "", "str": "TEXT", "int": "N", "int range": "N", "float": "X", "float range": "X", "path": "PATH",
-}  # fmt: skip
-
-
-def _plain_type(text: str | None) -> str | None:
-    """``<int>`` -> ``N``, ``<list[Path]>`` -> ``PATH...``, ``<a|b>`` -> ``a|b``: shell-style, not Python."""
-    if not text or not (text.startswith("<") and text.endswith(">")):
-        return text
-    inner = text[1:-1]
-    many = inner.startswith("list[") and inner.endswith("]")
-    if many:
-        inner = inner[5:-1]
-    shown = _PLAIN_TYPES.get(inner.lower(), inner.upper() if inner.isidentifier() else inner)
-    return shown + ("..." if many else "")
-
-
-def tidy_help(command: Any) -> None:
-    """Help metavars as a shell user expects (``FILE``, ``N``, ``TEXT``; nothing for flags), on ``command``
-    and every subcommand below it. Typer would print Python types (``<list[str]>``, ``<bool>``)."""
-    for param in getattr(command, "params", []):
-        if getattr(param, "param_type_name", "") == "argument":
-            name = (param.metavar or param.name.upper()).removesuffix("...")
-            param.metavar = name + ("..." if param.nargs != 1 else "")
-            usage = param.metavar if param.required else f"[{param.metavar}]"
-            param._usage_display_name = lambda usage=usage: usage  # IMAGES..., not {inputs}...
-            param.display_type_rich = lambda ctx: None  # the name column already says IMAGES...
-        elif getattr(param, "is_flag", False) or getattr(param, "count", False):
-            param.metavar = ""
-        elif param.metavar is None and hasattr(param, "display_type_rich"):
-            original = param.display_type_rich
-            param.display_type_rich = lambda ctx, original=original: _plain_type(original(ctx))
-    if hasattr(command, "get_help_option"):
-        original_help = command.get_help_option
-
-        def help_option(ctx: Any, original: Any = original_help) -> Any:
-            option = original(ctx)
-            if option is not None:
-                option.metavar = ""  # a flag: no <bool>
-            return option
-
-        command.get_help_option = help_option
-    for sub in (getattr(command, "commands", None) or {}).values():
-        tidy_help(sub)
 
 
 def set_debug(debug: bool) -> None:
