@@ -346,18 +346,18 @@ def run_images(
     """
     from restore_cli import batch, stream
 
-    if stream.wants_stream(options.inputs, options.output):
+    one_stream = stream.wants_stream(options.inputs, options.output)
+    if one_stream:
         stream.check_stream(options.inputs, options.output, json_output=json_output)
-        _run_stream(options, json_output, quiet, build_process)  # exits
-        return
-    jobs = batch.plan(options)
+    jobs = [] if one_stream else batch.plan(options)
     progress = progress_bar(err_console()) if len(jobs) > 1 and not quiet else None
     tiles = TileProgress(console=err_console, enabled=not quiet, shared=progress)
     process: Callable[[Any], Any] = _nothing_to_do
-    if any(job.pending for job in jobs):
+    if one_stream or any(job.pending for job in jobs):
         process, line = build_process(tiles)
         announce(line, quiet)
-    printer = Printer(json_output=json_output, quiet=quiet)
+    # With -o - standard output carries the image, so the result line goes to stderr.
+    printer = Printer(json_output=json_output, quiet=quiet, lines_to_stderr=options.output == stream.STDIO)
     task_id = progress.add_task(label, total=len(jobs)) if progress is not None else None
 
     def on_progress(record: BatchRecord) -> None:
@@ -371,13 +371,26 @@ def run_images(
     try:
         if progress is not None:
             progress.start()
-        result = batch.run_batch(
-            jobs,
-            process,
-            on_progress=on_progress,
-            read_kwargs=options.read_kwargs,
-            write_kwargs=options.write_kwargs,
-        )
+        if one_stream:
+            assert options.output is not None
+            result = stream.run_stream(
+                options.inputs[0],
+                options.output,
+                process,
+                fmt=options.fmt,
+                skip_existing=options.skip_existing,
+                read_kwargs=options.read_kwargs,
+                write_kwargs=options.write_kwargs,
+                on_progress=on_progress,
+            )
+        else:
+            result = batch.run_batch(
+                jobs,
+                process,
+                on_progress=on_progress,
+                read_kwargs=options.read_kwargs,
+                write_kwargs=options.write_kwargs,
+            )
     finally:
         tiles.reset()
         if progress is not None:
@@ -389,27 +402,6 @@ def _nothing_to_do(image: Any) -> Any:  # never called: every job is skipped or 
     raise RestoreError("nothing to do")
 
 
-def _run_stream(options: BatchOptions, json_output: bool, quiet: bool, build_process: ProcessBuilder) -> None:
-    """One image from stdin and/or to stdout (see restore_cli.stream); exits like run_images."""
-    from restore_cli import stream
-
-    assert options.output is not None
-    tiles = TileProgress(console=err_console, enabled=not quiet)
-    process, line = build_process(tiles)
-    announce(line, quiet)
-    printer = Printer(json_output=json_output, quiet=quiet, lines_to_stderr=options.output == stream.STDIO)
-    started = time.perf_counter()
-    tiles.reset()
-    try:
-        result = stream.run_stream(
-            options.inputs[0], options.output, process, fmt=options.fmt, skip_existing=options.skip_existing,
-            read_kwargs=options.read_kwargs, write_kwargs=options.write_kwargs, on_progress=printer.record,
-        )  # fmt: skip
-    finally:
-        tiles.reset()
-    printer.finish(result, time.perf_counter() - started)
-
-
 class Printer:
     """Each record once, as it comes (a result line or JSON record on stdout, failures on stderr), then the
     summary from the result's counts and its exit code."""
@@ -417,7 +409,7 @@ class Printer:
     def __init__(self, *, json_output: bool, quiet: bool, lines_to_stderr: bool = False) -> None:
         self.json_output = json_output
         self.quiet = quiet
-        self.lines_to_stderr = lines_to_stderr  # stdout carries the image (-o -)
+        self.lines_to_stderr = lines_to_stderr
 
     def record(self, record: BatchRecord) -> None:
         from restore_cli.batch import FAILED
