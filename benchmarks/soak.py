@@ -104,7 +104,7 @@ def main() -> int:
         state = {"done": 0, "baseline": None}
         started = time.perf_counter()
 
-        def on_progress(*_args, **_kwargs) -> None:
+        def on_progress(_record: batch.BatchRecord) -> None:
             state["done"] += 1
             done = state["done"]
             if done == args.warmup:
@@ -119,10 +119,6 @@ def main() -> int:
         elapsed = time.perf_counter() - started
         gc.collect()
         end = rss_mb()
-        records = list(getattr(result, "records", None) or [])
-        statuses = [
-            str(getattr(getattr(r, "status", ""), "value", getattr(r, "status", ""))) for r in records
-        ]
         written = sum(1 for p in out.rglob("*") if p.is_file())
 
     baseline = state["baseline"] if state["baseline"] is not None else end
@@ -130,7 +126,7 @@ def main() -> int:
     report = {
         "images": len(jobs),
         "written": written,
-        "failed": statuses.count("failed"),
+        "failed": result.failed,
         "model": model_name,
         "seconds": round(elapsed, 1),
         "rss_after_warmup_mb": round(baseline, 1),

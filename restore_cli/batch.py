@@ -1,6 +1,8 @@
 """Many images in one run: expand inputs, plan output paths, then process each image on its own.
 
-Three steps, so that every usage error is found before a model loads:
+One contract: the commands' options become one :class:`BatchOptions` (checked when made), :func:`plan` turns
+them into :class:`Job` s, :func:`run_batch` gives a :class:`BatchResult` (records, counts and the exit code),
+and the CLI prints it. Three steps, so that every usage error is found before a model loads:
 
 1. :func:`expand_inputs` turns files, folders and globs into :class:`InputItem` s. A path that does not exist
    becomes an item carrying its error (reported with the others, never an exception); a folder contributes
@@ -11,8 +13,8 @@ Three steps, so that every usage error is found before a model loads:
    (replace) or ``skip_existing`` (skip).
 3. :func:`run_batch` reads, processes and writes each job (writes are atomic in ``io``); a failing image is
    recorded and the next one starts. Ctrl-C abandons the current image (no partial file is left) and
-   returns a result marked ``interrupted``, so the caller can print a summary; re-running with
-   ``skip_existing`` finishes the rest.
+   returns a result marked ``interrupted`` (exit code 130), so the caller can print a summary; re-running
+   with ``skip_existing`` finishes the rest.
 """
 
 from __future__ import annotations
@@ -40,6 +42,56 @@ _GLOB_CHARS = frozenset("*?[")
 
 # Job and record statuses.
 PENDING, OK, SKIPPED, FAILED = "pending", "ok", "skipped", "failed"
+
+INTERRUPTED_EXIT = 130
+"""The exit code of a run stopped by Ctrl-C (128 + SIGINT); the CLI's root group turns it into 143 or 129
+when SIGTERM or SIGHUP stopped it."""
+
+
+def read_kwargs(max_pixels: int | None, max_side: int | None, frame: int | None) -> dict[str, Any]:
+    """Keyword arguments for ``io.read_image``; unset limits keep io's defaults."""
+    kwargs: dict[str, Any] = {"frame": frame}
+    if max_pixels is not None:
+        kwargs["max_pixels"] = max_pixels
+    if max_side is not None:
+        kwargs["max_side"] = max_side
+    return kwargs
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """The input, output and limit options of an image command, checked when made (UsageError, exit 2)."""
+
+    inputs: tuple[str, ...]
+    recursive: bool = False
+    output: str | None = None
+    """A file (one input) or a folder; ``-`` is standard output (see :mod:`restore_cli.stream`)."""
+    suffix: str = "_deblurred"
+    fmt: str = "png"
+    overwrite: bool = False
+    skip_existing: bool = False
+    quality: int = 95
+    strip_metadata: bool = False
+    max_pixels: int | None = None
+    max_side: int | None = None
+    frame: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.overwrite and self.skip_existing:
+            raise UsageError("--overwrite and --skip-existing contradict each other; choose one")
+        if not 1 <= self.quality <= 100:
+            raise UsageError(f"--quality {self.quality} is out of range; use 1 (smallest file) to 100 (best)")
+        if not self.inputs:
+            raise UsageError("no inputs given; pass image files, folders or globs")
+
+    @property
+    def read_kwargs(self) -> dict[str, Any]:
+        return read_kwargs(self.max_pixels, self.max_side, self.frame)
+
+    @property
+    def write_kwargs(self) -> dict[str, Any]:
+        keep_metadata = not self.strip_metadata
+        return {"overwrite": self.overwrite, "keep_metadata": keep_metadata, "quality": self.quality}
 
 
 @dataclass
@@ -78,6 +130,11 @@ class Job:
     message: str = ""
     error: RestoreError | None = None
 
+    @property
+    def pending(self) -> bool:
+        """True when the image still needs processing (not skipped or failed by the plan)."""
+        return self.status == PENDING
+
 
 @dataclass
 class BatchRecord:
@@ -92,6 +149,10 @@ class BatchRecord:
     """``[width, height]`` of the input, when it was read."""
     steps: list[str] | None = None
     """What ran on a written image (``deblur``, ``colorize``, or ``unchanged``); None when not processed."""
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
+    """Why it failed, for ``--debug`` tracebacks (not part of ``to_dict()``)."""
+    traceback: str | None = field(default=None, repr=False, compare=False)
+    """The formatted traceback of an unexpected error, taken where it was caught."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -107,7 +168,10 @@ class BatchRecord:
 
 @dataclass
 class BatchResult:
-    """All records of a run, in input order; ``interrupted`` when Ctrl-C stopped it early."""
+    """All records of a run, in input order; ``interrupted`` when Ctrl-C stopped it early.
+
+    The counts and :attr:`exit_code` are what a caller reports: it never recounts the records.
+    """
 
     records: list[BatchRecord] = field(default_factory=list)
     interrupted: bool = False
@@ -129,8 +193,10 @@ class BatchResult:
 
     @property
     def exit_code(self) -> int:
-        """0 when every image was written or skipped, 1 when any failed or the run was interrupted."""
-        return 1 if self.failed or self.interrupted else 0
+        """130 when the run was interrupted, else 1 when any image failed, else 0 (written or skipped)."""
+        if self.interrupted:
+            return INTERRUPTED_EXIT
+        return 1 if self.failed else 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -387,6 +453,23 @@ def _existing_check(job: Job, overwrite: bool, skip_existing: bool) -> Job:
     return job
 
 
+def plan(options: BatchOptions) -> list[Job]:
+    """Steps 1 and 2 for a command's options: expand the inputs, plan one output each (usage errors here)."""
+    inputs = list(options.inputs)
+    items = expand_inputs(inputs, recursive=options.recursive)
+    if not items:
+        raise UsageError(no_images_hint(inputs, options.recursive))
+    hint_cp_style(inputs, items)
+    return plan_outputs(
+        items,
+        output=options.output,
+        suffix=options.suffix,
+        fmt=options.fmt,
+        overwrite=options.overwrite,
+        skip_existing=options.skip_existing,
+    )
+
+
 # ------------------------------------------------------------------------------------------------ running
 
 
@@ -403,12 +486,10 @@ def run_batch(
     ``process`` takes an :class:`restore_cli.io.Image` and returns one, or a
     :class:`restore_cli.tasks.Restored` (image and steps; the steps go into the record). An image the
     output format cannot hold (transparency into JPEG) fails before ``process`` runs.
-    ``on_progress(record)`` is called once per job as soon as its record exists. Ctrl-C abandons the
-    image in hand (atomic writes leave nothing) and returns the result with ``interrupted=True``; its
-    record says to re-run with ``--skip-existing``.
+    ``on_progress(record)`` is called once per record, as soon as it exists. Ctrl-C (here, or in
+    ``on_progress``) abandons the image in hand (atomic writes leave nothing) and returns the result with
+    ``interrupted=True``; the abandoned image's record says to re-run with ``--skip-existing``.
     """
-    from restore_cli import io
-
     read_kwargs = dict(read_kwargs or {})
     write_kwargs = dict(write_kwargs or {})
     result = BatchResult()
@@ -418,58 +499,65 @@ def run_batch(
         if on_progress is not None:
             on_progress(record)
 
-    for job in jobs:
-        source = str(job.input)
-        target = str(job.output) if job.output is not None else None
-        if job.status != PENDING:
-            emit(BatchRecord(source, target, job.status, job.message))
-            continue
-        started = time.perf_counter()
-        size: list[int] | None = None
-        try:
-            image = io.read_image(job.input, **read_kwargs)
-            size = [int(image.pixels.shape[1]), int(image.pixels.shape[0])]
-            io.check_writable(image, job.output)
-            restored, steps = _processed(process(image), job.input)
-            io.write_image(restored, job.output, **write_kwargs)
-        except KeyboardInterrupt:
-            result.interrupted = True
-            emit(
-                BatchRecord(
-                    source,
-                    target,
-                    FAILED,
-                    "interrupted before this image was written; re-run with --skip-existing to finish",
-                    time.perf_counter() - started,
-                    size,
-                )
-            )
-            break
-        except RestoreError as err:
-            record = BatchRecord(
-                source, target, FAILED, _one_line(str(err)), time.perf_counter() - started, size
-            )
-            record.exception = err  # not part of to_dict(): for --debug tracebacks
-            emit(record)
-        except Exception as err:  # a bug or library error in one image must not stop the batch
-            message = f"{source}: unexpected {type(err).__name__}: {_one_line(str(err))} (rerun with --debug)"
-            record = BatchRecord(source, target, FAILED, message, time.perf_counter() - started, size)
-            record.exception = err
-            record.traceback = traceback.format_exc()
-            emit(record)
-        else:
-            emit(BatchRecord(source, target, OK, "", time.perf_counter() - started, size, steps))
+    try:
+        for job in jobs:
+            if not _run_job(job, process, emit, read_kwargs, write_kwargs):
+                result.interrupted = True
+                break
+    except KeyboardInterrupt:  # between images, or while the caller showed a record
+        result.interrupted = True
     return result
+
+
+def _run_job(
+    job: Job,
+    process: Callable[[Any], Any],
+    emit: Callable[[BatchRecord], None],
+    read_kwargs: dict[str, Any],
+    write_kwargs: dict[str, Any],
+) -> bool:
+    """Process one job and emit its record; False when Ctrl-C abandoned it."""
+    from restore_cli import io
+
+    source = str(job.input)
+    target = str(job.output) if job.output is not None else None
+    if not job.pending:
+        emit(BatchRecord(source, target, job.status, job.message))
+        return True
+    started = time.perf_counter()
+    size: list[int] | None = None
+    try:
+        image = io.read_image(job.input, **read_kwargs)
+        size = [int(image.pixels.shape[1]), int(image.pixels.shape[0])]
+        io.check_writable(image, job.output)
+        restored, steps = _processed(process(image), job.input)
+        io.write_image(restored, job.output, **write_kwargs)
+    except KeyboardInterrupt:
+        message = "interrupted before this image was written; re-run with --skip-existing to finish"
+        emit(BatchRecord(source, target, FAILED, message, time.perf_counter() - started, size))
+        return False
+    except RestoreError as err:
+        message = _one_line(str(err))
+        emit(BatchRecord(source, target, FAILED, message, time.perf_counter() - started, size, exception=err))
+    except Exception as err:  # a bug or library error in one image must not stop the batch
+        message = f"{source}: unexpected {type(err).__name__}: {_one_line(str(err))} (rerun with --debug)"
+        seconds = time.perf_counter() - started
+        text = traceback.format_exc()
+        emit(BatchRecord(source, target, FAILED, message, seconds, size, exception=err, traceback=text))
+    else:
+        emit(BatchRecord(source, target, OK, "", time.perf_counter() - started, size, steps))
+    return True
 
 
 def _processed(result: Any, source: Path) -> tuple[Any, list[str] | None]:
     """The image and steps from what ``process`` returned (an io.Image, or a tasks.Restored)."""
     from restore_cli import io
+    from restore_cli.tasks import Restored
 
-    image, steps = getattr(result, "image", result), getattr(result, "steps", None)
+    image, steps = (result.image, list(result.steps)) if isinstance(result, Restored) else (result, None)
     if not isinstance(image, io.Image):
         raise RestoreError(f"processing returned {type(image).__name__}, not an image", source)
-    return image, (list(steps) if steps is not None else None)
+    return image, steps
 
 
 def hint_cp_style(inputs: list[str], items: list[InputItem]) -> None:
@@ -516,6 +604,8 @@ def _one_line(text: str) -> str:
 __all__ = [
     "IMAGE_EXTENSIONS",
     "OUTPUT_FORMATS",
+    "INTERRUPTED_EXIT",
+    "BatchOptions",
     "BatchRecord",
     "BatchResult",
     "InputItem",
@@ -523,6 +613,8 @@ __all__ = [
     "hint_cp_style",
     "expand_inputs",
     "no_images_hint",
+    "plan",
     "plan_outputs",
+    "read_kwargs",
     "run_batch",
 ]

@@ -70,21 +70,39 @@ def run_stream(
     read_kwargs: dict[str, Any] | None = None,
     write_kwargs: dict[str, Any] | None = None,
     skip_existing: bool = False,
+    on_progress: Callable[[BatchRecord], None] | None = None,
     stdin: BinaryIO | None = None,
     stdout: BinaryIO | None = None,
 ) -> BatchResult:
     """Read one image (a file, or standard input for ``-``), ``process`` it and write it (a file, or standard
-    output for ``-``). Failures become a failed record, as in :func:`restore_cli.batch.run_batch`."""
+    output for ``-``). Failures become a failed record, and ``on_progress`` sees the one record, as in
+    :func:`restore_cli.batch.run_batch`."""
+    result = BatchResult()
+    record = _run(source, output, process, fmt, dict(read_kwargs or {}), dict(write_kwargs or {}),
+                  skip_existing, stdin, stdout)  # fmt: skip
+    result.records.append(record)
+    if on_progress is not None:
+        on_progress(record)
+    return result
+
+
+def _run(
+    source: str,
+    output: str,
+    process: Callable[[Any], Any],
+    fmt: str,
+    read_kwargs: dict[str, Any],
+    write_kwargs: dict[str, Any],
+    skip_existing: bool,
+    stdin: BinaryIO | None,
+    stdout: BinaryIO | None,
+) -> BatchRecord:
     from restore_cli import io
 
-    read_kwargs = dict(read_kwargs or {})
-    write_kwargs = dict(write_kwargs or {})
-    result = BatchResult()
     label = "<stdin>" if source == STDIO else source
     target = "<stdout>" if output == STDIO else output
     if output != STDIO and skip_existing and Path(output).expanduser().exists():
-        result.records.append(BatchRecord(label, target, SKIPPED, "output exists"))
-        return result
+        return BatchRecord(label, target, SKIPPED, "output exists")
     started = time.perf_counter()
     size: list[int] | None = None
     try:
@@ -109,13 +127,9 @@ def run_stream(
         else:
             io.write_image(restored, Path(output).expanduser(), **write_kwargs)
     except RestoreError as err:
-        record = BatchRecord(label, target, FAILED, " ".join(str(err).split()), time.perf_counter() - started)
-        record.size = size
-        record.exception = err  # for --debug tracebacks, as in batch
-        result.records.append(record)
-        return result
-    result.records.append(BatchRecord(label, target, OK, "", time.perf_counter() - started, size, steps))
-    return result
+        message = " ".join(str(err).split())
+        return BatchRecord(label, target, FAILED, message, time.perf_counter() - started, size, exception=err)
+    return BatchRecord(label, target, OK, "", time.perf_counter() - started, size, steps)
 
 
 __all__ = ["STDIO", "check_stream", "run_stream", "wants_stream"]

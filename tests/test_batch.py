@@ -11,7 +11,7 @@ import pytest
 
 from restore_cli import io
 from restore_cli.batch import FAILED, OK, PENDING, SKIPPED, expand_inputs, plan_outputs, run_batch
-from restore_cli.errors import UsageError
+from restore_cli.errors import BadImageError, UsageError
 
 
 def make_png(path: Path, value: int = 100, size: tuple[int, int] = (6, 5)) -> Path:
@@ -195,7 +195,7 @@ def test_interrupt_leaves_no_partial_file_and_resume_completes(tmp_path):
 
     jobs = plan_outputs(expand_inputs([str(tmp_path / "in")]), output=str(out))
     result = run_batch(jobs, interrupt_second)
-    assert result.interrupted and result.exit_code == 1
+    assert result.interrupted and result.exit_code == 130  # the CLI exits with this (128 + SIGINT)
     assert [r.status for r in result.records] == [OK, FAILED]
     assert "--skip-existing" in result.records[1].message
     assert sorted(p.name for p in out.iterdir()) == ["0_deblurred.png"]  # no temp or partial files
@@ -204,6 +204,42 @@ def test_interrupt_leaves_no_partial_file_and_resume_completes(tmp_path):
     result = run_batch(jobs, invert)
     assert [r.status for r in result.records] == [SKIPPED, OK, OK] and result.exit_code == 0
     assert sorted(p.name for p in out.iterdir()) == [f"{i}_deblurred.png" for i in range(3)]
+
+
+def test_result_counts_and_exit_code_are_the_contract(tmp_path):
+    """The CLI reports BatchResult's counts and exits with its exit_code: 0, 1, or 130 when interrupted."""
+    make_png(tmp_path / "a.png")
+    make_png(tmp_path / "b.png")
+    make_png(tmp_path / "b_deblurred.png")
+    jobs = plan_outputs(expand_inputs([str(tmp_path / "a.png"), str(tmp_path / "b.png")]), skip_existing=True)
+    done = run_batch(jobs, invert)
+    assert (done.ok, done.skipped, done.failed, done.interrupted, done.exit_code) == (1, 1, 0, False, 0)
+
+    def broken(image):
+        raise BadImageError("cannot decode", image.path)
+
+    (tmp_path / "a_deblurred.png").unlink()
+    jobs = plan_outputs(expand_inputs([str(tmp_path / "a.png")]))
+    failed = run_batch(jobs, broken)
+    assert (failed.ok, failed.failed, failed.exit_code) == (0, 1, 1)
+    assert isinstance(failed.records[0].exception, BadImageError)  # declared field: --debug tracebacks
+    assert "exception" not in failed.records[0].to_dict()
+
+
+def test_interrupt_while_a_record_is_shown_still_returns_the_result(tmp_path):
+    """Ctrl-C during on_progress (the CLI printing a line) stops the run with a result, not an exception."""
+    for i in range(3):
+        make_png(tmp_path / f"{i}.png", 10 + i)
+    seen = []
+
+    def show(record):
+        seen.append(record)
+        raise KeyboardInterrupt
+
+    result = run_batch(plan_outputs(expand_inputs([str(tmp_path)])), invert, on_progress=show)
+    assert result.interrupted and result.exit_code == 130
+    assert seen == result.records and [r.status for r in result.records] == [OK]
+    assert result.failed == 0 and result.ok == 1
 
 
 def test_overwrite_replaces_existing_output(tmp_path):

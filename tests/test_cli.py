@@ -566,3 +566,63 @@ def test_default_weights_read_once_per_run(
     result = invoke(cli_runner, command, colour, gray)
     assert result.exit_code == 0, stderr_of(result)
     assert loads.count("deblur") + loads.count("deblur-gray") == 1, loads
+
+
+# --- the batch contract: each record reported once, counts and exit code from BatchResult
+
+
+def test_each_record_is_reported_exactly_once(cli_runner, tmp_path: Path, tiny_deblur_weights: Path) -> None:
+    folder = tmp_path / "in"
+    write_photo(folder / "a.png")
+    write_photo(folder / "c.png", seed=2)
+    (folder / "b.jpg").write_bytes(b"not a jpeg")
+    write_photo(folder / "d.png", seed=3)
+    write_photo(folder / "e_deblurred.png", seed=4)  # an earlier output: skipped
+    args = ["deblur", folder, "-w", tiny_deblur_weights]
+    as_json = invoke(cli_runner, *args, "-o", tmp_path / "out1", "--json")
+    assert as_json.exit_code == 1
+    records = [json.loads(line) for line in as_json.stdout.splitlines()]
+    assert [(Path(r["input"]).name, r["status"]) for r in records] == [
+        ("a.png", "ok"), ("b.jpg", "failed"), ("c.png", "ok"), ("d.png", "ok"),
+        ("e_deblurred.png", "skipped"),
+    ]  # fmt: skip
+    assert len(errors_in(stderr_of(as_json))) == 1
+    assert "3 written, 1 skipped, 1 failed" in stderr_of(as_json)
+
+    lines = invoke(cli_runner, *args, "-o", tmp_path / "out2")
+    out = lines.stdout.splitlines()
+    assert lines.exit_code == 1 and len(out) == 4  # three written, one skipped; the failure only on stderr
+    assert sorted(Path(line.split()[0]).name for line in out if not line.startswith("skipped")) == [
+        "a.png", "c.png", "d.png",
+    ]  # fmt: skip
+    assert len(errors_in(stderr_of(lines))) == 1 and "b.jpg" in errors_in(stderr_of(lines))[0]
+
+
+def test_interrupt_exits_130_from_the_batch_result(
+    cli_runner, tmp_path: Path, tiny_deblur_weights: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while the second image is written: the first stays, the summary counts it all, exit 130."""
+    from restore_cli import io
+
+    folder = tmp_path / "in"
+    for i in range(3):
+        write_photo(folder / f"{i}.png", seed=i)
+    real_write = io.write_image
+    writes: list[Path] = []
+
+    def write_then_interrupt(image, path, **kwargs):
+        writes.append(Path(path))
+        if len(writes) == 2:
+            raise KeyboardInterrupt
+        return real_write(image, path, **kwargs)
+
+    monkeypatch.setattr(io, "write_image", write_then_interrupt)
+    out = tmp_path / "out"
+    result = invoke(cli_runner, "deblur", folder, "-o", out, "-w", tiny_deblur_weights, "--json")
+    assert result.exit_code == 130
+    err = stderr_of(result)
+    assert "1 written, 0 skipped, 1 failed" in err and "interrupted" in err.splitlines()[-1]
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["status"] for r in records] == ["ok", "failed"]  # each once; the third never started
+    assert "--skip-existing" in records[1]["message"]
+    assert sorted(p.name for p in out.iterdir()) == ["0_deblurred.png"]

@@ -189,7 +189,7 @@ def test_threads_is_passed_to_the_engine(cli_runner, tmp_path: Path, monkeypatch
 
 
 def test_tile_progress_shows_only_after_a_second() -> None:
-    from restore_cli.cli.common import TileProgress
+    from restore_cli.progress import TileProgress
 
     class Bar:
         def __init__(self) -> None:

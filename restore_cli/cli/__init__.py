@@ -67,15 +67,61 @@ def interrupt_exit_code() -> int:
     return 128 + _received if _received is not None else INTERRUPT_EXIT
 
 
+_PLAIN_TYPES = {
+    "bool": "", "str": "TEXT", "int": "N", "int range": "N", "float": "X", "float range": "X", "path": "PATH",
+}  # fmt: skip
+
+
+def _plain_type(text: str | None) -> str | None:
+    """``<int>`` -> ``N``, ``<list[Path]>`` -> ``PATH...``, ``<a|b>`` -> ``a|b``: shell-style, not Python."""
+    if not text or not (text.startswith("<") and text.endswith(">")):
+        return text
+    inner = text[1:-1]
+    many = inner.startswith("list[") and inner.endswith("]")
+    if many:
+        inner = inner[5:-1]
+    shown = _PLAIN_TYPES.get(inner.lower(), inner.upper() if inner.isidentifier() else inner)
+    return shown + ("..." if many else "")
+
+
+def tidy_help(command: Any) -> None:
+    """Help metavars as a shell user expects (``FILE``, ``N``, ``TEXT``; nothing for flags), on ``command``
+    and every subcommand below it. Typer would print Python types (``<list[str]>``, ``<bool>``)."""
+    for param in getattr(command, "params", []):
+        if getattr(param, "param_type_name", "") == "argument":
+            name = (param.metavar or param.name.upper()).removesuffix("...")
+            param.metavar = name + ("..." if param.nargs != 1 else "")
+            usage = param.metavar if param.required else f"[{param.metavar}]"
+            param._usage_display_name = lambda usage=usage: usage  # IMAGES..., not {inputs}...
+            param.display_type_rich = lambda ctx: None  # the name column already says IMAGES...
+        elif getattr(param, "is_flag", False) or getattr(param, "count", False):
+            param.metavar = ""
+        elif param.metavar is None and hasattr(param, "display_type_rich"):
+            original = param.display_type_rich
+            param.display_type_rich = lambda ctx, original=original: _plain_type(original(ctx))
+    if hasattr(command, "get_help_option"):
+        original_help = command.get_help_option
+
+        def help_option(ctx: Any, original: Any = original_help) -> Any:
+            option = original(ctx)
+            if option is not None:
+                option.metavar = ""  # a flag: no <bool>
+            return option
+
+        command.get_help_option = help_option
+    for sub in (getattr(command, "commands", None) or {}).values():
+        tidy_help(sub)
+
+
 class RestoreGroup(TyperGroup):
     """Root group: maps RestoreError, Ctrl-C/SIGTERM and unexpected errors to an exit code and one line."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        common.tidy_help(self)  # every subcommand's help: FILE, N, TEXT... instead of Python types
+        tidy_help(self)  # every subcommand's help: FILE, N, TEXT... instead of Python types
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
-        common.tidy_help(self)  # again: typer adds the completion options after __init__
+        tidy_help(self)  # again: typer adds the completion options after __init__
         super().format_help(ctx, formatter)
 
     def invoke(self, ctx: Any) -> Any:

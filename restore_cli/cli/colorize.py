@@ -8,7 +8,7 @@ import typer
 
 from restore_cli.cli import common
 
-# Shared with `restore pipeline` (its colorize step); checked by common.check_strength before models load.
+# Shared with `restore pipeline` (its colorize step); checked by tasks.check_strength before models load.
 Strength = Annotated[
     float,
     typer.Option(
@@ -50,37 +50,40 @@ def colorize(
     debug: common.Debug = False,
 ) -> None:
     """Colorize gray photos (colour ones are left alone): [dim]restore colorize old.jpg -o out/[/dim]."""
+    from restore_cli.batch import BatchOptions
+    from restore_cli.tasks import check_strength
+
     common.set_debug(debug)
     ref = common.check_model_choice(model, weights)
     device = common.check_device(device)
     common.check_threads(threads)
-    common.check_strength(strength)
+    check_strength(strength)
 
     def build_process(on_tile):
         from restore_cli.tasks import Pipeline, run_summary
+        from restore_cli.weights import load_model
 
         engine = common.make_engine(device, precision, threads)
-        loaded = common.load_weights(ref, "colorize", common.engine_device(engine))
+        loaded = load_model(ref, task="colorize", device=str(engine.device))
         pipeline = Pipeline(
             only="colorize", colorize_model=loaded, engine=engine, recolor=recolor, strength=strength
         )
         return pipeline.run, run_summary(engine, {"colorize": loaded})
 
-    common.run_images(
-        label="colorize",
-        inputs=inputs,
+    options = BatchOptions(
+        inputs=tuple(inputs),
         recursive=recursive,
         output=output,
         suffix=suffix,
-        fmt=fmt,
-        quality=quality,
+        fmt=fmt.value,
         overwrite=overwrite,
         skip_existing=skip_existing,
+        quality=quality,
+        strip_metadata=strip_metadata,
         max_pixels=max_pixels,
         max_side=max_side,
         frame=frame,
-        strip_metadata=strip_metadata,
-        json_output=json_output,
-        quiet=quiet,
-        build_process=build_process,
+    )
+    common.run_images(
+        label="colorize", options=options, json_output=json_output, quiet=quiet, build_process=build_process
     )

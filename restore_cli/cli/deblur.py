@@ -39,6 +39,8 @@ def deblur(
     debug: common.Debug = False,
 ) -> None:
     """Remove motion blur: [dim]restore deblur photo.jpg[/dim] writes photo_deblurred.png beside it."""
+    from restore_cli.batch import BatchOptions
+
     common.set_debug(debug)
     ref = common.check_model_choice(model, weights)
     device = common.check_device(device)
@@ -48,10 +50,11 @@ def deblur(
 
     def build_process(on_tile):
         from restore_cli.tasks import Pipeline, run_summary
+        from restore_cli.weights import load_model
 
         engine = common.make_engine(device, precision, threads)
-        on = common.engine_device(engine)
-        loaded = common.load_weights(ref, "deblur", on)
+        on = str(engine.device)
+        loaded = load_model(ref, task="deblur", device=on)
         gray_loaded = common.load_optional_default("deblur-gray", on) if ref is None else None
         pipeline = Pipeline(
             only="deblur",
@@ -64,21 +67,20 @@ def deblur(
         )
         return pipeline.run, run_summary(engine, {"deblur": loaded})
 
-    common.run_images(
-        label="deblur",
-        inputs=inputs,
+    options = BatchOptions(
+        inputs=tuple(inputs),
         recursive=recursive,
         output=output,
         suffix=suffix,
-        fmt=fmt,
-        quality=quality,
+        fmt=fmt.value,
         overwrite=overwrite,
         skip_existing=skip_existing,
+        quality=quality,
+        strip_metadata=strip_metadata,
         max_pixels=max_pixels,
         max_side=max_side,
         frame=frame,
-        strip_metadata=strip_metadata,
-        json_output=json_output,
-        quiet=quiet,
-        build_process=build_process,
+    )
+    common.run_images(
+        label="deblur", options=options, json_output=json_output, quiet=quiet, build_process=build_process
     )

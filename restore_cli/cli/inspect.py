@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -48,6 +49,7 @@ def inspect(
 ) -> None:
     """Print size, mode, bit depth, gray or not, blur score, and what [bold]--order auto[/bold] would do."""
     from restore_cli import batch, io
+    from restore_cli.errors import RestoreError, UsageError
     from restore_cli.tasks import inspect_image
 
     common.set_debug(debug)
@@ -57,23 +59,21 @@ def inspect(
         check_blur_threshold(blur_threshold)
     items = batch.expand_inputs(list(inputs), recursive=recursive)
     if not items:
-        raise common.UsageError(batch.no_images_hint(list(inputs), recursive))
+        raise UsageError(batch.no_images_hint(list(inputs), recursive))
     failed = 0
     for item in items:
-        path = common._field(item, "path", None) or common._field(item, "input", None) or item
-        error = common._field(item, "error", None)
         try:
-            if error:
-                raise error if isinstance(error, BaseException) else common.RestoreError(str(error), path)
-            image = io.read_image(path, **common.read_kwargs(max_pixels, max_side, frame))
+            if item.error is not None:
+                raise item.error
+            image = io.read_image(item.path, **batch.read_kwargs(max_pixels, max_side, frame))
             kwargs = {} if blur_threshold is None else {"blur_threshold": blur_threshold}
             info = dict(inspect_image(image, **kwargs))
-        except common.RestoreError as err:
+        except RestoreError as err:
             failed += 1
             common.report_error(err)
             continue
-        info.setdefault("path", str(path))
-        info = {k: (str(v) if isinstance(v, common.Path) else v) for k, v in info.items()}
+        info.setdefault("path", str(item.path))
+        info = {k: (str(v) if isinstance(v, Path) else v) for k, v in info.items()}
         if json_output:
             sys.stdout.write(json.dumps(info, ensure_ascii=False, default=str) + "\n")
         else:

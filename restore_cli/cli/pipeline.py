@@ -16,9 +16,10 @@ _PIPE = "Pipeline"
 def _load(ref: str | None, task: str, device: str) -> Any:
     """Load one of the pipeline's models; a missing default names the pipeline's own options."""
     from restore_cli.errors import NoDefaultWeightsError
+    from restore_cli.weights import load_model
 
     try:
-        return common.load_weights(ref, task, device)
+        return load_model(ref, task=task, device=device)
     except NoDefaultWeightsError:
         raise NoDefaultWeightsError(
             f"no default {task} weights are installed; pass --{task}-weights FILE.safetensors or "
@@ -109,6 +110,9 @@ def pipeline(
     debug: common.Debug = False,
 ) -> None:
     """Deblur then colorize, or per image: [dim]restore pipeline scans/ -r -o out/ --order auto[/dim]."""
+    from restore_cli.batch import BatchOptions
+    from restore_cli.tasks import check_strength
+
     common.set_debug(debug)
     deblur_ref = common.check_model_choice(deblur_model, deblur_weights, "--deblur-weights")
     colorize_ref = common.check_model_choice(colorize_model, colorize_weights, "--colorize-weights")
@@ -116,7 +120,7 @@ def pipeline(
     tile_size = common.parse_tile(tile)
     common.check_passes(passes)
     common.check_threads(threads)
-    common.check_strength(strength)
+    check_strength(strength)
     if blur_threshold is not None:
         from restore_cli.tasks import check_blur_threshold
 
@@ -126,7 +130,7 @@ def pipeline(
         from restore_cli.tasks import Pipeline, run_summary
 
         engine = common.make_engine(device, precision, threads)
-        on = common.engine_device(engine)
+        on = str(engine.device)
         loaded_deblur = _load(deblur_ref, "deblur", on)
         loaded_colorize = _load(colorize_ref, "colorize", on)
         gray_deblur = common.load_optional_default("deblur-gray", on) if deblur_ref is None else None
@@ -148,21 +152,20 @@ def pipeline(
         )
         return pipeline.run, run_summary(engine, {"deblur": loaded_deblur, "colorize": loaded_colorize})
 
-    common.run_images(
-        label="pipeline",
-        inputs=inputs,
+    options = BatchOptions(
+        inputs=tuple(inputs),
         recursive=recursive,
         output=output,
         suffix=suffix,
-        fmt=fmt,
-        quality=quality,
+        fmt=fmt.value,
         overwrite=overwrite,
         skip_existing=skip_existing,
+        quality=quality,
+        strip_metadata=strip_metadata,
         max_pixels=max_pixels,
         max_side=max_side,
         frame=frame,
-        strip_metadata=strip_metadata,
-        json_output=json_output,
-        quiet=quiet,
-        build_process=build_process,
+    )
+    common.run_images(
+        label="pipeline", options=options, json_output=json_output, quiet=quiet, build_process=build_process
     )
