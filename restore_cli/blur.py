@@ -20,16 +20,29 @@ BLUR_MAX_WIDTH = 64.0
 BLUR_NOISE_FLOOR = 0.002
 """Noise estimates below this (in [0, 1] units) are taken as this: clean renders look like photos."""
 
-# A logistic model over edge widths, fitted by `benchmarks/blur_detector.py fit` on every third photo of
-# train/ only: sharp at full, half and quarter size against the same photos blurred by
-# restore_cli.data.synth's default Degradation (kernels with a spatial standard deviation of 2 px or more).
+# A logistic model, fitted by `benchmarks/blur_detector.py fit` on train/ only: every photo sharp at full,
+# half and quarter size and with sensor noise and JPEG, against the same photos blurred with the training
+# synthesis's camera steps (restore_cli.data.degrade: saturated highlights, sensor noise, a random camera
+# response, JPEG), at full size and downscaled 2x and 4x, labelled blurry from a kernel spatial std of 1 px;
+# plus 300 generated clean renders (shapes, text, checks), sharp and blurred. Chosen among candidates by
+# 5-fold cross-validation on those rows (the most blur found with every sharp variant at least 97% right):
+# the sharp class weighs 0.85 of the loss, and pairwise products of the standardised features enter too.
 # Features (blur_feature_vector): for the edge-width percentiles 5, 10, 25 and 50, the log of the widest and
-# of the narrowest of the four directions, then log noise; standardised with _BLUR_MEAN / _BLUR_STD.
+# of the narrowest of the four directions, log noise, and the two gradient-energy ratios; standardised with
+# _BLUR_MEAN / _BLUR_STD into z; logit = z . _BLUR_WEIGHTS + (z_i z_j, i <= j) . _BLUR_PAIRS + _BLUR_BIAS.
 # Measured results (val, real-blurry, generated flat images): README, "How --order auto decides".
-_BLUR_MEAN = (1.1655, 0.8545, 1.2464, 0.9342, 1.4022, 1.0849, 1.6076, 1.2752, -4.5697)
-_BLUR_STD = (0.2574, 0.2168, 0.2774, 0.2246, 0.3136, 0.2429, 0.3492, 0.2688, 0.9029)
-_BLUR_WEIGHTS = (0.8801, 0.1982, 0.9984, 0.1738, 1.2411, 0.3634, 1.2693, 0.8499, -1.7027)
-_BLUR_BIAS = -1.1433
+_BLUR_MEAN = (1.1512, 0.8617, 1.2229, 0.9365, 1.3588, 1.0734, 1.5359, 1.2431, -4.7092, -0.3934, -0.3901)
+_BLUR_STD = (0.2270, 0.1905, 0.2365, 0.1917, 0.2591, 0.1991, 0.2895, 0.2217, 0.9046, 0.3870, 0.3445)
+_BLUR_WEIGHTS = (1.0228, 0.3002, 1.0025, 0.1444, 0.9656, -0.0885, 0.6304, -0.0302, -0.1392, -1.2988, -0.5333)
+_BLUR_PAIRS = (
+    -0.0230, 0.0164, -0.0079, 0.0474, -0.0020, 0.1135, 0.0223, 0.2170, 0.0294, 0.1163, -0.0119, 0.0597,
+    0.0316, 0.0789, 0.0461, 0.1222, 0.0778, 0.1626, 0.1227, 0.2095, 0.0134, -0.0065, 0.0538, -0.0229,
+    0.0856, -0.0219, 0.1397, 0.0452, 0.0861, -0.0478, 0.0776, 0.0420, 0.0931, 0.0237, 0.1073, 0.0779,
+    0.1774, 0.0082, -0.0949, 0.0173, -0.1558, -0.0019, -0.1150, -0.0359, -0.0972, 0.0256, -0.0815,
+    -0.0093, 0.0923, 0.1251, -0.0412, -0.3665, -0.1702, -0.1645, -0.0563, 0.0236, -0.1495, 0.0850,
+    0.0608, -0.1001, -0.5691, 0.0442, -0.5183, 0.5100, 0.3702, 0.0536
+)  # fmt: skip
+_BLUR_BIAS = -1.7225
 _BLUR_PERCENTILES = (5, 10, 25, 50)
 _BLUR_DIRECTIONS = "xyda"
 
@@ -114,9 +127,32 @@ def _diagonal_rows(values: np.ndarray, anti: bool) -> np.ndarray:
     return np.ascontiguousarray(sheared.T)
 
 
+def _gradient_energy_ratios(luma: np.ndarray) -> tuple[float, float]:
+    """log(E1 / E2) and log(E2 / E4), E_s the mean squared gradient of luma reduced s times (area average).
+
+    Across a sharp edge the ratio of neighbouring scales is about 1/2 (energy per pixel step stays, the
+    step count quarters, the edge pixels halve); across an edge blurred wider than the reduction it falls
+    towards 1/4: blur takes fine-scale gradient energy away first. Sensor noise pushes it up, which the
+    noise feature lets the model allow for. An image too small to reduce twice gets a sharp edge's ratios.
+    """
+    import cv2
+
+    energies = []
+    level = luma
+    for _ in range(3):
+        if min(level.shape) < 4:
+            return float(np.log(0.5)), float(np.log(0.5))
+        dx = level[:, 1:] - level[:, :-1]
+        dy = level[1:, :] - level[:-1, :]
+        energies.append(float((dx * dx).mean() + (dy * dy).mean()) + 1e-10)
+        size = (level.shape[1] // 2, level.shape[0] // 2)
+        level = cv2.resize(level[: 2 * size[1], : 2 * size[0]], size, interpolation=cv2.INTER_AREA)
+    return float(np.log(energies[0] / energies[1])), float(np.log(energies[1] / energies[2]))
+
+
 def blur_features(pixels: np.ndarray) -> dict[str, float]:
-    """Edge-width percentiles in four directions (x, y and both diagonals, in pixels) and edge counts:
-    what :func:`blur_score` decides from."""
+    """Edge-width percentiles in four directions (x, y and both diagonals, in pixels), edge counts, noise
+    and gradient-energy ratios between scales: what :func:`blur_score` decides from."""
     import cv2
 
     luma = _luma(pixels)
@@ -142,6 +178,7 @@ def blur_features(pixels: np.ndarray) -> dict[str, float]:
     closest = np.argmax(np.nan_to_num(per_pixel, nan=-1.0), axis=0)
     across = [(closest == k).astype(np.float32) for k in range(4)]
     features: dict[str, float] = {"noise": noise}
+    features["g12"], features["g24"] = _gradient_energy_ratios(luma)
     directions = (
         ("x", dx, across[0], 1.0),
         ("y", np.ascontiguousarray(dy.T), np.ascontiguousarray(across[1].T), 1.0),
@@ -158,7 +195,8 @@ def blur_features(pixels: np.ndarray) -> dict[str, float]:
 
 def blur_feature_vector(features: dict[str, float]) -> np.ndarray:
     """The classifier's inputs from :func:`blur_features`: per percentile, the log of the widest and the
-    narrowest direction (a direction with fewer than 20 edges counts as sharp, 2.5 px), and log noise."""
+    narrowest direction (a direction with fewer than 20 edges counts as sharp, 2.5 px), log noise, and the
+    gradient-energy ratios between scales 1 and 2 and between 2 and 4 (logs)."""
     vector = []
     for p in _BLUR_PERCENTILES:
         values = [features[f"p{p}{d}"] for d in _BLUR_DIRECTIONS]
@@ -167,6 +205,7 @@ def blur_feature_vector(features: dict[str, float]) -> np.ndarray:
     # Fine texture and sensor noise, which blur smooths away; floored so that a clean synthetic image (no
     # noise at all) is not taken for an extremely smooth, blurred one.
     vector.append(np.log(max(features["noise"], BLUR_NOISE_FLOOR)))
+    vector += [features["g12"], features["g24"]]
     return np.array(vector, dtype=np.float64)
 
 
@@ -182,7 +221,8 @@ def blur_score(pixels: np.ndarray) -> float:
     if sum(features["n" + d] for d in _BLUR_DIRECTIONS) < BLUR_MIN_EDGES:
         return 0.0
     z = (blur_feature_vector(features) - np.asarray(_BLUR_MEAN)) / np.asarray(_BLUR_STD)
-    logit = float(z @ np.asarray(_BLUR_WEIGHTS) + _BLUR_BIAS)
+    i, j = np.triu_indices(len(z))
+    logit = float(z @ np.asarray(_BLUR_WEIGHTS) + (z[i] * z[j]) @ np.asarray(_BLUR_PAIRS) + _BLUR_BIAS)
     return float(1.0 / (1.0 + np.exp(-logit)))
 
 
