@@ -3,12 +3,13 @@
     .venv/bin/python benchmarks/startup.py --photo photo.jpg       # writes benchmarks/results/startup.*
     .venv/bin/python benchmarks/startup.py --photo photo.jpg --baseline /tmp/old-checkout --rounds 7
 
-Each round runs, as subprocesses: ``python -c pass``, ``python -c 'import torch'`` and
-``restore deblur PHOTO`` (``restore_cli.cli.main`` behind an exit stamp, see PRELUDE) with ``--threads 1``
-and ``--threads 2`` (the default picks by load average, so it is not timed: it would mix the two). With
-``--baseline ROOT`` the same commands also run from that checkout (an older commit, e.g. from
-``git archive``), interleaved round by round, so both see the same load. Medians are reported with the
-1-minute load average taken before each run (the machine is shared).
+Each round runs, as subprocesses: ``python -c pass``, ``python -c 'import torch'``, ``restore deblur`` of
+a 64x64 copy of the photo (start-up alone: the model takes milliseconds there) and ``restore deblur PHOTO``
+(``restore_cli.cli.main`` behind an exit stamp, see PRELUDE), each with ``--threads 1`` and ``--threads 2``
+(the default picks by load average, so it is not timed: it would mix the two). With ``--baseline ROOT``
+the same commands also run from that checkout (an older commit, e.g. from ``git archive``), interleaved
+round by round, so both see the same load. Medians are reported with the 1-minute load average taken
+before each run (the machine is shared).
 
 Then one traced run per checkout and thread count gives the stages: wall-clock stamps around the
 functions a deblur goes through (import, option parsing, torch import and engine, weights, start line,
@@ -132,10 +133,19 @@ def _run(command: list[str], env: dict[str, str]) -> tuple[float, float, float |
 
 
 def commands(photo: Path, out: Path) -> dict[str, list[str]]:
+    """The timed commands; a 64x64 copy of the photo isolates start-up (its model run takes milliseconds)."""
+    from PIL import Image
+
+    small = out.with_name("small_64.png")
+    with Image.open(photo) as image:
+        image.convert("RGB").resize((64, 64)).save(small)
     deblur = [sys.executable, "-c", PRELUDE, "deblur", str(photo), "-o", str(out), "--overwrite"]
+    startup = [sys.executable, "-c", PRELUDE, "deblur", str(small), "-o", str(out), "--overwrite"]
     return {
         "python -c pass": [sys.executable, "-c", "pass"],
         "import torch": [sys.executable, "-c", "import torch"],
+        "restore deblur 64x64 --threads 1": [*startup, "--threads", "1"],
+        "restore deblur 64x64 --threads 2": [*startup, "--threads", "2"],
         "restore deblur --threads 1": [*deblur, "--threads", "1"],
         "restore deblur --threads 2": [*deblur, "--threads", "2"],
     }
@@ -153,7 +163,7 @@ def measure(roots: dict[str, Path], photo: Path, rounds: int, folder: Path) -> d
                 load = os.getloadavg()[0]
                 wall, cpu, exit_s = _run(command, _env(root))
                 samples.setdefault((label, name), []).append((wall, cpu, load, exit_s))
-                line = f"{label:9s} {name:28s} {wall:6.2f} s wall {cpu:6.2f} s CPU  load {load:.1f}"
+                line = f"{label:9s} {name:34s} {wall:6.2f} s wall {cpu:6.2f} s CPU  load {load:.1f}"
                 print(line, flush=True)
     rows = []
     for (label, name), runs in samples.items():
