@@ -120,10 +120,12 @@ def _env(root: Path) -> dict[str, str]:
 
 
 def _run(command: list[str], env: dict[str, str]) -> tuple[float, float, float | None]:
+    # cwd is the checkout itself: ``python -c`` puts the working folder first on sys.path, ahead of
+    # PYTHONPATH, so run from another checkout it would import that one's restore_cli.
     """(wall s, CPU s, seconds from the exit stamp to the process's end, if stamped) of one subprocess."""
     before = os.times()
     start = time.perf_counter()
-    done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+    done = subprocess.run(command, env=env, cwd=env["PYTHONPATH"], check=True, capture_output=True, text=True)
     ended = time.time()
     wall = time.perf_counter() - start
     after = os.times()
@@ -203,7 +205,7 @@ def trace(root: Path, photo: Path, threads: int, folder: Path) -> dict[str, floa
     out = folder / "out.png"
     command = [sys.executable, "-c", TRACER, "deblur", str(photo), "-o", str(out), "--overwrite"]
     started = time.time()
-    subprocess.run([*command, "--threads", str(threads)], env=env, check=True, capture_output=True)
+    subprocess.run([*command, "--threads", str(threads)], env=env, cwd=root, check=True, capture_output=True)
     ended = time.time()
     stamps = json.loads(stamp_file.read_text())
     first = {name: (start, seconds) for name, start, seconds in reversed(stamps)}
