@@ -689,11 +689,12 @@ def _one_thread() -> Iterator[None]:
 
     Building a model, loading its tensors and making its inference form are hundreds of small operations
     (initialisation, casts, finiteness checks, copies, folds). Split over several threads, each waits until
-    every thread has been scheduled, so one other busy process on a 2-core machine made them 5-20x slower:
-    loading the default model took 0.44 s at 2 threads and 0.07 s at 1, its inference form 0.23 s and
-    0.01 s (benchmarks/results/startup.md). Idle, one thread is as fast. Values do not depend on it (the
-    folded weights of every shipped inference form were checked bitwise equal at 1 and 2 threads). The
-    count is process-wide: another Python thread running a model meanwhile also gets one thread.
+    every thread has been scheduled, so other busy processes on a 2-core machine made them 5-20x slower:
+    with two CPU-bound processes running, the finiteness checks of the default model's tensors took 0.28 s
+    at 2 threads and 0.01 s at 1, making its inference form 0.23 s and 0.01 s. Idle, one thread is as fast.
+    Values do not depend on it (the folded weights of every shipped inference form were checked bitwise
+    equal at 1 and 2 threads). The count is process-wide: another Python thread running a model meanwhile
+    also gets one thread.
     """
     import torch
 

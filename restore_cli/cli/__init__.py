@@ -180,8 +180,8 @@ def main() -> None:
         common.report_interrupt()
         sys.exit(interrupt_exit_code())
     finally:
-        # The process exits next: its final collections would walk every object torch made (0.3-0.5 s
-        # measured after the last output line); frozen, they are skipped and the OS takes the memory back.
+        # The process exits next: its final collections would walk every object torch made (0.5 s of a
+        # deblur's exit, benchmarks/results/startup.md); frozen, they are skipped and the OS frees them.
         # Outputs are closed and atexit handlers still run; see common.start_up_heap.
         gc.freeze()
 

@@ -619,12 +619,12 @@ def _finish(result: Any, reporter: Reporter, interrupted: bool, quiet: bool, sta
 def start_up_heap() -> Iterator[None]:
     """Start-up (importing torch, loading models) without cyclic garbage collection; what it made is frozen.
 
-    Importing torch makes about 165,000 long-lived objects and little garbage, yet the collector
-    ran about 360 times during the import (0.13 s), and every later full collection, the ones at exit
-    included, walks all of them again: Python's exit took 0.3-0.5 s after the last output line
-    (benchmarks/results/startup.md). ``gc.freeze()`` moves what is alive to a generation collections skip;
-    the per-image garbage is still collected as before. Only when ``main()`` owns the process: under
-    CliRunner or in a host program the collector is left alone.
+    Importing torch makes about 165,000 long-lived objects and little garbage, yet the collector ran about
+    360 times during the import (0.13 s), and every later full collection, the ones at exit included, walks
+    all of them again: Python's finalization after a deblur took 0.53-0.57 s, and 0.12-0.18 s with them
+    frozen (benchmarks/results/startup.md). ``gc.freeze()`` moves what is alive to a generation that
+    collections skip; the per-image garbage is still collected as before. Only when ``main()`` owns the
+    process: under CliRunner or in a host program the collector is left alone.
     """
     if not STATE.owns_process:
         yield
