@@ -14,8 +14,8 @@ before each run (the machine is shared).
 Then one traced run per checkout and thread count gives the stages: wall-clock stamps around the
 functions a deblur goes through (import, option parsing, torch import and engine, weights, start line,
 decode, inference form, model, encode). Stamps are taken by wrapping functions by name; one that a
-checkout lacks is left out of its table. The exit is in the timing table only: traced runs of the
-baseline exited faster than untraced ones (not explained), so their exits are not reported.
+checkout lacks is left out of its table. The exit is in the timing table ('exit s'), stamped the same
+way in untraced runs.
 
 Without ``--photo`` a smooth synthetic 1280x720 image is used (PNG encoding time depends on content; a
 real photo is more telling). Bytecode: the commands run with ``PYTHONDONTWRITEBYTECODE`` removed, so the
