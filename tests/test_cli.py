@@ -404,6 +404,25 @@ def test_real_subprocess_run(tmp_path: Path, tiny_deblur_weights: Path) -> None:
     assert time.perf_counter() - started < 60
 
 
+def test_start_up_heap_is_frozen_only_when_main_owns_the_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from restore_cli.cli import common
+
+    before = gc.get_freeze_count()
+    with common.start_up_heap():  # under CliRunner / a host program: the collector is left alone
+        assert gc.isenabled()
+    assert gc.get_freeze_count() == before
+    monkeypatch.setattr(common.STATE, "owns_process", True)
+    try:
+        with common.start_up_heap():
+            assert not gc.isenabled()
+            made = [{"n": i} for i in range(100)]
+        assert gc.isenabled() and gc.get_freeze_count() >= before + len(made)
+    finally:
+        gc.unfreeze()  # give this test process its collector back
+
+
 def test_real_subprocess_usage_error(tmp_path: Path) -> None:
     out = subprocess.run(
         [

@@ -364,3 +364,38 @@ def test_inference_module_is_made_once_and_remade_after_changes(tmp_path):
     assert remade is not fast
     with torch.inference_mode():
         torch.testing.assert_close(remade(x), loaded.module(x), atol=1e-4, rtol=0)
+
+
+def test_loading_and_inference_form_run_on_one_thread_and_restore_the_count(tmp_path, monkeypatch):
+    path = tmp_path / "m.safetensors"
+    W.save_weights(path, tiny_nafnet(), "nafnet", TINY)
+    from restore_cli.models import get_arch
+
+    spec = get_arch("nafnet")
+    real_build, real_form = spec.build, spec.inference_form
+    seen = []
+
+    def build(**hyper):
+        seen.append(("build", torch.get_num_threads()))
+        return real_build(**hyper)
+
+    def inference_form(module):
+        seen.append(("inference form", torch.get_num_threads()))
+        return real_form(module)
+
+    import dataclasses
+
+    from restore_cli import models
+
+    watched = dataclasses.replace(spec, build=build, inference_form=inference_form)
+    monkeypatch.setattr(models, "get_arch", lambda arch: watched)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        loaded = W.load_model(path, task="deblur")
+        assert torch.get_num_threads() == 2
+        loaded.inference_module()
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+    assert seen == [("build", 1), ("inference form", 1)]
