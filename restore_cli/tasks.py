@@ -128,8 +128,9 @@ def run_summary(engine: Any, models: dict[str, Any]) -> str:
         name = getattr(loaded, "name", None) or Path(str(getattr(loaded, "path", "model"))).name
         names.append(f"{step} {name}")
     device = str(getattr(engine, "device", "cpu"))
+    threads = torch.get_num_threads()
     return (
-        f"{', '.join(names) or 'no model'} on {device}, {torch.get_num_threads()} CPU threads, "
+        f"{', '.join(names) or 'no model'} on {device}, {threads} CPU thread{'s' if threads != 1 else ''}, "
         f"{getattr(engine, 'precision', 'fp32')}"
     )
 
