@@ -269,8 +269,12 @@ def test_on_tile_counts_every_tile_over_passes(engine):
 
 
 def test_run_summary_names_models_device_threads_precision(engine):
+    import torch
+
     line = tasks.run_summary(engine, {"deblur": DARKEN, "colorize": None})
-    assert "deblur fake" in line and "cpu" in line and "threads" in line and "fp32" in line
+    threads = torch.get_num_threads()
+    assert "deblur fake" in line and "cpu" in line and "fp32" in line
+    assert f"{threads} CPU thread{'s' if threads != 1 else ''}," in line
 
 
 def test_blur_threshold_is_a_score_between_0_and_1():
