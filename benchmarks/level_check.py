@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from restore_cli.bench.metrics import psnr, to_uint8
+from restore_cli.data.synth import GAMMA
 from restore_cli.io import read_rgb8
-
-GAMMA = 2.2
 
 
 def _find_output(folder: Path, stem: str) -> Path | None:
@@ -31,8 +31,8 @@ def _find_output(folder: Path, stem: str) -> Path | None:
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    a8 = np.rint(np.clip(a, 0.0, 1.0) * 255.0)
-    return float(10.0 * np.log10(255.0**2 / np.mean((a8 - b * 255.0) ** 2)))
+    """PSNR of ``a`` as it would be saved (8 bits) against ``b``, both float in [0, 1]."""
+    return psnr(to_uint8(a), to_uint8(b))
 
 
 def measure(inp: np.ndarray, out: np.ndarray, sharp: np.ndarray | None = None) -> dict[str, float]:

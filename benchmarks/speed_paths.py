@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/speed_paths.py                     # writes benchmarks/results/speed_paths.*
     .venv/bin/python benchmarks/speed_paths.py --threads 1 --rounds 2 --no-busy
-    .venv/bin/python benchmarks/speed_paths.py --startup-only      # whole `restore deblur` of one photo
+
+Whole commands (start-up included) are timed by ``benchmarks/startup.py``.
 
 Paths: ``eager`` (the trained module, NCHW, as before issue 16), ``fast`` (its inference form, what the
 engine runs), ``fast-bf16`` (the same under bf16 autocast, i.e. ``--precision bf16``), the DeblurGAN
@@ -12,8 +13,7 @@ OpenVINO (fp32 hint and its default hint, bf16 on CPUs that have it) and ONNX Ru
 On a shared machine absolute times are noisy, so every path is timed in the same process, interleaved
 round by round, and medians are reported with the load average; ``busy`` rounds run one competing
 CPU-bound process (``python -c 'while True: pass'``) for their duration. The peak is the best sgemm rate
-measured on this machine with the same thread count (a practical FMA peak). Start-up is measured on whole
-``restore deblur`` commands (one 720p photo, subprocesses), with ``import torch`` timed alone.
+measured on this machine with the same thread count (a practical FMA peak).
 """
 
 from __future__ import annotations
@@ -192,56 +192,6 @@ def measure_paths(thread_counts: list[int], rounds: int, busy: bool, with_backen
     return {"rows": rows, "notes": notes_by_threads, "sgemm_peak_gflops": peaks, "gmacs": gmacs}
 
 
-def measure_startup(rounds: int) -> dict:
-    """Whole `restore deblur` of one 720p photo (subprocess wall time) and `import torch` alone."""
-    import numpy as np
-    from PIL import Image
-
-    folder = Path(tempfile.mkdtemp())
-    photo = folder / "photo.png"
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH]
-    base = 127 + 80 * np.sin(xx / 23.0)[..., None] * np.cos(yy / 17.0)[..., None]
-    pixels = np.clip(base + rng.normal(0, 20, (HEIGHT, WIDTH, 3)), 0, 255).astype(np.uint8)
-    Image.fromarray(pixels).save(photo)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    commands = {
-        "python -c pass": [sys.executable, "-c", "pass"],
-        "import torch": [sys.executable, "-c", "import torch"],
-        "restore --help": [sys.executable, "-m", "restore_cli", "--help"],
-        "restore deblur 720p": [
-            sys.executable,
-            "-m",
-            "restore_cli",
-            "deblur",
-            str(photo),
-            "-o",
-            str(folder / "out.png"),
-            "--overwrite",
-        ],
-    }
-    result: dict = {}
-    for name, command in commands.items():
-        walls, cpus = [], []
-        for _ in range(rounds):
-            before = os.times()
-            start = time.perf_counter()
-            subprocess.run(command, env=env, check=True, capture_output=True)
-            walls.append(time.perf_counter() - start)
-            after = os.times()
-            cpus.append(
-                after.children_user - before.children_user + after.children_system - before.children_system
-            )
-        result[name] = {
-            "wall_s": statistics.median(walls),
-            "cpu_s": statistics.median(cpus),
-            "all_wall_s": walls,
-        }
-        print(f"{name}: {result[name]['wall_s']:.2f} s", file=sys.stderr, flush=True)
-    result["loadavg_after"] = os.getloadavg()
-    return result
-
-
 def _machine() -> dict:
     import torch
 
@@ -310,18 +260,6 @@ def _markdown(data: dict) -> str:
                     text += f"; eager / fast = {eager['idle_s'] / fast['idle_s']:.2f}x idle"
                 lines.append(text)
         lines.append("")
-    startup = data.get("startup")
-    if startup:
-        lines += [
-            "## Whole commands (subprocess wall time, medians)",
-            "",
-            "| command | wall s | CPU s |",
-            "|---|---:|---:|",
-        ]
-        for name, r in startup.items():
-            if isinstance(r, dict):
-                lines.append(f"| `{name}` | {r['wall_s']:.2f} | {r['cpu_s']:.2f} |")
-        lines += ["", f"Load average after: {startup['loadavg_after'][0]:.1f}.", ""]
     lines += ["Regenerate with `.venv/bin/python benchmarks/speed_paths.py`.", ""]
     return "\n".join(lines)
 
@@ -332,17 +270,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians are reported)")
     parser.add_argument("--no-busy", action="store_true", help="skip the rounds with a competing process")
     parser.add_argument("--no-backends", action="store_true", help="skip OpenVINO / ONNX Runtime")
-    parser.add_argument("--startup-only", action="store_true", help="only the whole-command timings")
-    parser.add_argument("--no-startup", action="store_true", help="skip the whole-command timings")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for speed_paths.md / .json")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     data: dict = {"machine": _machine(), "size": [WIDTH, HEIGHT]}
-    if not args.startup_only:
-        threads = [int(t) for t in args.threads.split(",") if t.strip()]
-        data["paths"] = measure_paths(threads, args.rounds, not args.no_busy, not args.no_backends)
-    if not args.no_startup:
-        data["startup"] = measure_startup(args.rounds)
+    threads = [int(t) for t in args.threads.split(",") if t.strip()]
+    data["paths"] = measure_paths(threads, args.rounds, not args.no_busy, not args.no_backends)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "speed_paths.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
     markdown = _markdown(data)

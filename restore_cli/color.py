@@ -341,7 +341,7 @@ def check_strength(strength: float) -> float:
     """Colour strength: 0 gray, 1 the model's colour, up to MAX_STRENGTH (ab scaled); else ValueError."""
     value = float(strength)
     if not 0.0 <= value <= MAX_STRENGTH:  # also rejects NaN
-        raise ValueError(f"colour strength must be between 0 and {MAX_STRENGTH:g}, got {strength}")
+        raise ValueError(f"--strength {strength} is out of range; use 0 (gray) to {MAX_STRENGTH:g}")
     return value
 
 

@@ -192,16 +192,16 @@ def resolve_threads(requested: int | None = None) -> int:
     """Intra-op CPU threads for model runs: ``requested``, else ``$RESTORE_THREADS``, else a default policy.
 
     The policy: an explicit ``OMP_NUM_THREADS`` is respected (torch already follows it); otherwise one
-    thread per core that other programs leave free, judged by the 1-minute load average over the usable
-    cores, never fewer than 1. Why: intra-op threads wait for each other at every layer, so one thread
-    that loses its core to another process stalls them all. Measured on a 2-core machine at 720p
+    thread per core that other programs keep busy, judged by the whole part of the 1-minute load average
+    over the usable cores, never fewer than 1. Why: intra-op threads wait for each other at every layer, so
+    one thread that loses its core to another process stalls them all. Measured on a 2-core machine at 720p
     (benchmarks/results/speed_paths.md): idle, 0.85 s per frame with 2 threads and 1.15 s with 1; with one
     competing CPU-bound process, 1.96 s with 2 threads (2.3x) and 1.15 s with 1 (1.0x). The load average
     trails by about a minute, so a competitor that started seconds ago is not seen;
     pass ``--threads`` / ``RESTORE_THREADS`` to decide.
     """
     if requested is not None:
-        if isinstance(requested, bool) or int(requested) != requested or requested < 1:
+        if isinstance(requested, bool) or not isinstance(requested, int) or requested < 1:
             raise UsageError(f"threads must be a whole number of at least 1, got {requested!r}")
         return int(requested)
     text = os.environ.get(THREADS_ENV, "").strip()
@@ -217,7 +217,9 @@ def resolve_threads(requested: int | None = None) -> int:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):  # no load average on this platform: use every core
         return cores
-    return max(1, min(cores, math.floor(cores - load + 0.5)))
+    # Only whole busy cores count: a fractional load is mostly idle time, or this tool's own runs that just
+    # ended (a shell loop over photos would otherwise drop itself to one thread).
+    return max(1, min(cores, cores - int(load)))
 
 
 class Engine:

@@ -32,8 +32,16 @@ def wants_stream(inputs: Sequence[str], output: str | None) -> bool:
     return STDIO in [str(i) for i in inputs] or output == STDIO
 
 
-def check_stream(inputs: Sequence[str], output: str | None, *, json_output: bool) -> None:
-    """Usage errors for ``-``; see the module's rules."""
+def check_stream(
+    inputs: Sequence[str],
+    output: str | None,
+    *,
+    json_output: bool,
+    overwrite: bool = False,
+    skip_existing: bool = False,
+) -> None:
+    """Usage errors for ``-``, and an output file that would be refused, found before any model loads (as
+    :func:`restore_cli.batch.plan` does for files); see the module's rules."""
     names = [str(i) for i in inputs]
     if STDIO in names and len(names) != 1:
         raise UsageError("- (standard input) must be the only input; process files in a separate run")
@@ -44,8 +52,18 @@ def check_stream(inputs: Sequence[str], output: str | None, *, json_output: bool
             raise UsageError("-o - (standard output) takes exactly one image file, or - (standard input)")
         if json_output:
             raise UsageError("--json and -o - both write to standard output; drop one of them")
-    if output is not None and output != STDIO and Path(output).expanduser().is_dir():
-        raise UsageError(f"{output}: is a folder; with - (standard input) give an output file name")
+    if output is not None and output != STDIO:
+        from restore_cli.io import SUPPORTED_OUTPUT_FORMATS
+
+        target = Path(output).expanduser()
+        if target.is_dir():
+            raise UsageError(f"{output}: is a folder; with - (standard input) give an output file name")
+        ext = target.suffix.lower().lstrip(".")
+        if ext not in SUPPORTED_OUTPUT_FORMATS:
+            allowed = ", ".join(f".{e}" for e in SUPPORTED_OUTPUT_FORMATS)
+            raise UsageError(f"{output}: cannot write .{ext}; use one of {allowed}")
+        if (target.exists() or target.is_symlink()) and not (overwrite or skip_existing):
+            raise BadImageError("already exists; pass --overwrite to replace it (or --skip-existing)", target)
 
 
 def _stdout_extension(fmt: str, image: Any, source: str) -> str:

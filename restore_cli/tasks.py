@@ -300,10 +300,11 @@ class Pipeline:
 
     ``only="deblur"`` or ``only="colorize"`` makes a one-step pipeline (what ``restore deblur`` and
     ``restore colorize`` run). The colorize step skips colour images unless ``recolor``; ``auto`` also skips
-    deblurring of images the blur detector finds sharp. Models are resolved on first use, so a pipeline that
-    never needs a step never loads its weights. ``tile`` (default ``"auto"``) and ``on_tile(done, total)``
-    are passed to the engine for deblurring; ``strength`` scales the colour of the colorize step (0 gray,
-    1 the model, up to 2).
+    deblurring of images the blur detector finds sharp. Models given by name or None are resolved on
+    first use, so such a pipeline never loads the weights of a step it never needs (``restore pipeline``
+    passes loaded models: a bad weights file is one clear error before the first image). ``tile`` (default
+    ``"auto"``) and ``on_tile(done, total)`` are passed to the engine for deblurring; ``strength`` scales
+    the colour of the colorize step (0 gray, 1 the model, up to 2).
     """
 
     def __init__(

@@ -350,7 +350,7 @@ def user_weights_dir() -> Path:
 def _read_manifest(folder: Path) -> dict[str, Any]:
     path = folder / "manifest.json"
     try:
-        if not path.exists():
+        if not path.exists() and not path.is_symlink():  # a dangling link is an error, not "no weights"
             return {"version": MANIFEST_VERSION, "weights": []}
         data = json.loads(path.read_text(encoding="utf-8"))
     except IsADirectoryError:

@@ -363,6 +363,7 @@ def train_on_device(
     try:
         # Dataset decoding happens in the trainer's constructor; fit the schedule to what is left after it.
         cfg = build_config(None, **options)
+        cfg.check()
         trainer_cls = _trainer_class(task)
         if dataset is not None:  # decoded already (by the probe): only say where its blur is made
             from restore_cli.train.trainer import pick_device, synth_on_device
@@ -427,7 +428,7 @@ def probe(
     import torch
 
     from restore_cli.train.config import build_config
-    from restore_cli.train.trainer import build_train_dataset
+    from restore_cli.train.trainer import build_train_dataset, fit_points
     from restore_cli.weights import read_metadata
 
     if task != "deblur":
@@ -436,12 +437,16 @@ def probe(
     scratch = Path(tempfile.mkdtemp(prefix="gpu_train_probe_"))
     recipe = {k: v for k, v in TASKS[task].items() if k not in ("sources", "val_every")}
     init = init_file(pack_dir)
+    workers = max(1, min(14, (os.cpu_count() or 2) - 2))
+    # Batches the loader prefetched arrive at once: time only after them (as --fit-schedule does).
+    untimed = fit_points(workers)[0]
+    iters = max(iters, untimed + 40)
     base = dict(
         task=task,
         data=str(pack_dir / "data" / "train"),
         arch=str(read_metadata(init)["arch"]),
         init=str(init),
-        workers=max(1, min(14, (os.cpu_count() or 2) - 2)),
+        workers=workers,
         threads=0,
         val_every=0,
         checkpoint_every=0,
@@ -457,6 +462,7 @@ def probe(
     for name in names or list(PROBES):
         options = {**base, **PROBES[name], "log": str(scratch / f"probe-{name}.log.jsonl")}
         cfg = build_config(None, **options)
+        cfg.check()
         dataset.on_device = PROBES[name].get("synth_device") == "device"
         sampler = gpu_sampler(scratch)
         csv = scratch / "gpu.csv"
@@ -470,7 +476,7 @@ def probe(
                 sampler.wait()
         records = [json.loads(line) for line in Path(options["log"]).read_text().splitlines()]
         rates = [
-            r["it_s"] for r in records if r.get("event") == "train" and r["iteration"] > 20 and r["it_s"]
+            r["it_s"] for r in records if r.get("event") == "train" and r["iteration"] > untimed and r["it_s"]
         ]
         rate = float(np.median(rates)) if rates else None
         row = {
@@ -502,11 +508,12 @@ def _trainer_class(task: str):
 def _schedule_record(log: Path) -> dict:
     if not log.is_file():
         return {}
+    last: dict = {}
     for line in log.read_text().splitlines():
         record = json.loads(line)
         if record.get("event") == "schedule":
-            return record
-    return {}
+            last = record  # the trainer refits once the rate settles: the last fit is the one that ran
+    return last
 
 
 # --- shipping (here) ---

@@ -521,19 +521,18 @@ def test_default_and_named_weights(
     """User defaults replace --weights; gray images get the gray default; --model picks by name."""
     import torch
 
-    import restore_cli.tasks as tasks
+    from restore_cli.engine import Engine
     from restore_cli.models import create_model
     from restore_cli.weights import add_user_weights, save_weights
 
     used: dict[int, int] = {}
-    real_deblur = tasks._deblur_pixels
+    real_run = Engine.run_deblur
 
-    def spy(pixels, model, *args, gray_model=None, **kwargs):
-        chosen = gray_model if gray_model is not None and pixels.shape[-1] == 1 else model
-        used[pixels.shape[-1]] = chosen.in_channels
-        return real_deblur(pixels, model, *args, gray_model=gray_model, **kwargs)
+    def spy(self, loaded, pixels, *args, **kwargs):  # the model the engine is actually handed
+        used[pixels.shape[-1]] = loaded.in_channels
+        return real_run(self, loaded, pixels, *args, **kwargs)
 
-    monkeypatch.setattr(tasks, "_deblur_pixels", spy)
+    monkeypatch.setattr(Engine, "run_deblur", spy)
 
     add_user_weights(tiny_deblur_weights, "tiny-rgb", default_for=["deblur"])
     gray_hyper = {"in_channels": 1, "width": 4, "enc_blocks": [1], "middle_blocks": 1, "dec_blocks": [1]}

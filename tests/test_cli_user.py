@@ -260,14 +260,27 @@ def test_output_dash_writes_the_image_to_stdout(
         ["-", "{src}", "-o", "-"],  # stdin must be alone
         ["{src}", "{src2}", "-o", "-"],  # stdout takes one image
         ["{src}", "-o", "-", "--json"],  # both want stdout
+        ["-", "-o", "{tmp}/out.xyz"],  # an extension nothing writes, refused as for files
     ],
 )
 def test_stdio_usage_errors(cli_runner, tmp_path: Path, forbid_model_loading, args: list[str]) -> None:
     src, src2 = colour_photo(tmp_path / "a.png"), colour_photo(tmp_path / "b.png")
-    argv = ["deblur", *(a.format(src=src, src2=src2) for a in args)]
+    argv = ["deblur", *(a.format(src=src, src2=src2, tmp=tmp_path) for a in args)]
     result = cli_runner.invoke(app, argv, input=b"")
     assert result.exit_code == 2, stderr_of(result)
     assert len(errors_in(stderr_of(result))) == 1
+
+
+def test_stdin_into_an_existing_file_is_refused_before_any_model_loads(
+    cli_runner, tmp_path: Path, forbid_model_loading
+) -> None:
+    src = colour_photo(tmp_path / "a.png")
+    keep = colour_photo(tmp_path / "keep.png")
+    before = keep.read_bytes()
+    result = cli_runner.invoke(app, ["deblur", "-", "-o", str(keep)], input=src.read_bytes())
+    assert result.exit_code == 1, stderr_of(result)
+    assert "already exists" in stderr_of(result) and len(errors_in(stderr_of(result))) == 1
+    assert keep.read_bytes() == before
 
 
 def test_stdin_to_stdout_in_a_real_pipe(tmp_path: Path, tiny_deblur_weights: Path) -> None:

@@ -177,7 +177,11 @@ def test_rotation_copies_blur_more_far_from_the_centre() -> None:
     params = draw_params(deg, np.random.default_rng(0))
     assert params["kernels"].shape == (3, 9, 9) and params["scalars"][SCALARS.index("angle")] != 0
     batch = {k: torch.as_tensor(np.asarray(v))[None] for k, v in params.items()}
-    out = degrade_batch(_batch([flat]), {**batch, "scalars": _params([np.ones((1, 1))], 1)["scalars"]})
+    # The drawn angle is kept (the rotation branch runs); noise, JPEG and saturation are switched off.
+    angle = float(params["scalars"][SCALARS.index("angle")])
+    quiet = _params([np.ones((1, 1))], 1, angle=angle)["scalars"]
+    assert float(quiet[0, SCALARS.index("angle")]) != 0
+    out = degrade_batch(_batch([flat]), {**batch, "scalars": quiet})
     assert torch.allclose(out, torch.full_like(out, 120 / 255.0), atol=1e-4)
 
 

@@ -448,7 +448,7 @@ def policy(monkeypatch):
 
 @pytest.mark.parametrize(
     ("cores", "load", "expected"),
-    [(2, 0.0, 2), (2, 0.4, 2), (2, 1.0, 1), (2, 6.0, 1), (8, 2.2, 6), (8, 0.0, 8), (1, 0.0, 1)],
+    [(2, 0.0, 2), (2, 0.4, 2), (2, 0.9, 2), (2, 1.0, 1), (2, 6.0, 1), (8, 2.2, 6), (8, 0.0, 8), (1, 0.0, 1)],
 )
 def test_default_threads_leave_busy_cores_alone(policy, cores, load, expected):
     policy(cores, load)

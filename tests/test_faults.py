@@ -539,3 +539,14 @@ def test_val_folder_that_is_a_symlink_loop_does_not_crash_the_config(tmp_path: P
     loop = tmp_path / "val"
     os.symlink(loop.name, loop)
     assert TrainConfig(data="d", val=str(loop)).kernels_dir() == tmp_path / "kernels"
+
+
+def test_a_dangling_manifest_link_is_an_error_not_an_empty_folder(restore_home: Path) -> None:
+    from restore_cli import weights
+    from restore_cli.errors import BadWeightsError
+
+    folder = weights.user_weights_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "manifest.json").symlink_to(folder / "gone.json")
+    with pytest.raises(BadWeightsError, match="manifest"):
+        weights.list_weights()

@@ -131,11 +131,10 @@ def _bench(err, *, dataset, task, root, refs, limit, device, precision, tile, pa
         parse_orders,
         run_benchmark,
     )
-    from restore_cli.errors import UsageError
     from restore_cli.progress import progress_bar
 
-    if threads is not None and threads < 1:
-        raise UsageError(f"--threads {threads} must be at least 1")
+    common.check_threads(threads)
+    tile = str(common.parse_tile(tile))  # the image commands' one --tile rule
     pass_list = parse_int_list(passes, "passes")
     orders = parse_orders(order)
     data = open_dataset(dataset, root=root, task=task, blur_gamma=blur_gamma).limited(limit)

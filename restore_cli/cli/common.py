@@ -352,7 +352,13 @@ def run_images(
 
     one_stream = stream.wants_stream(options.inputs, options.output)
     if one_stream:
-        stream.check_stream(options.inputs, options.output, json_output=json_output)
+        stream.check_stream(
+            options.inputs,
+            options.output,
+            json_output=json_output,
+            overwrite=options.overwrite,
+            skip_existing=options.skip_existing,
+        )
     jobs = [] if one_stream else batch.plan(options)
     progress = progress_bar(err_console()) if len(jobs) > 1 and not quiet else None
     tiles = TileProgress(console=err_console, enabled=not quiet, shared=progress)

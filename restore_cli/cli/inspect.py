@@ -30,7 +30,14 @@ def _row(info: dict[str, Any]) -> str:
 
 
 def inspect(
-    inputs: common.Inputs,
+    inputs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Image files, folders or globs (quote globs: 'scans/*.jpg').",
+            show_default=False,
+            metavar="IMAGES...",
+        ),
+    ],
     recursive: common.Recursive = False,
     blur_threshold: Annotated[
         float | None,

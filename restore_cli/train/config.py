@@ -271,6 +271,9 @@ class TrainConfig:
             raise UsageError("deblur training takes one --data folder (colorization takes several)")
         if self.fit_schedule_s() > 0 and self.schedule != "cosine":
             raise UsageError("--fit-schedule sizes a cosine schedule; drop it or use --schedule cosine")
+        if self.fit_schedule_s() > 0 and self.resume:
+            # The fitted --iters lives only in the checkpoint; a resumed run would start at peak LR and refit.
+            raise UsageError("--fit-schedule sizes a new run; to continue a checkpoint, give --iters instead")
         if self.iters <= 0 and self.time_limit_s() <= 0 and self.fit_schedule_s() <= 0:
             raise UsageError("give --iters N and/or --time-limit (e.g. 90m) so the run knows when to stop")
         if self.schedule not in ("cosine", "step", "constant"):

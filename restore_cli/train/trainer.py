@@ -194,12 +194,13 @@ def build_train_dataset(cfg: TrainConfig, device: torch.device | None = None):
     """Pairs when --data holds a blur/sharp layout, else sharp photos with on-the-fly synthesis."""
     from restore_cli.data.datasets import PairedDataset, SharpPhotoDataset, has_pairs
 
-    if not Path(cfg.data).exists():
-        raise UsageError("training data folder not found", cfg.data)
-    if has_pairs(cfg.data):
-        return PairedDataset(cfg.data, patch=cfg.patch, seed=cfg.seed, gray=cfg.gray)
+    data = cfg.data_folders()[0]  # check() allows one folder for deblurring (a TOML list of one included)
+    if not data.exists():
+        raise UsageError("training data folder not found", data)
+    if has_pairs(data):
+        return PairedDataset(data, patch=cfg.patch, seed=cfg.seed, gray=cfg.gray)
     return SharpPhotoDataset(
-        cfg.data,
+        data,
         patch=cfg.patch,
         degradation=degradation_of(cfg),
         seed=cfg.seed,
