@@ -475,7 +475,7 @@ def test_omp_num_threads_is_respected_by_the_default(policy, monkeypatch):
     assert resolve_threads(None) == 1
 
 
-@pytest.mark.parametrize("bad", [0, -1, 1.5, True])
+@pytest.mark.parametrize("bad", [0, -1, 1.5, float("nan"), float("inf"), True])
 def test_bad_thread_counts_are_usage_errors(bad):
     with pytest.raises(UsageError, match="threads"):
         resolve_threads(bad)
@@ -497,3 +497,4 @@ def test_engine_applies_the_resolved_thread_count(policy):
         assert Engine("cpu", threads=2).threads == 2 == torch.get_num_threads()
     finally:
         torch.set_num_threads(before)
+

@@ -643,3 +643,22 @@ def test_colorize_data_pools_several_folders(tmp_path: Path) -> None:
          "--iters", "1"],
     )  # fmt: skip
     assert missing.exit_code != 0 and "nope" in missing.output
+
+
+def test_a_toml_list_of_one_data_folder_builds_the_deblur_dataset(tmp_path: Path) -> None:
+    import cv2
+
+    from restore_cli.train.trainer import build_train_dataset
+
+    (tmp_path / "photos").mkdir()
+    cv2.imwrite(str(tmp_path / "photos" / "a.png"), _images(1)[0])
+    config = tmp_path / "c.toml"
+    config.write_text(f'data = ["{(tmp_path / "photos").as_posix()}"]\niters = 1\npatch = 16\n')
+    cfg = build_config(config, task="deblur")
+    cfg.check()
+    assert build_train_dataset(cfg).num_photos == 1
+
+
+def test_fit_schedule_refuses_resume(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="fit-schedule"):
+        _config(tmp_path, iters=0, fit_schedule=60, resume=str(tmp_path / "run.ckpt.pt")).check()
