@@ -274,12 +274,17 @@ class Engine:
             return torch.float32
         return self.dtype
 
-    def _forward(self, loaded: ModelDescriptor, batch: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        """``loaded(batch)`` (padded, cropped, clamped by the descriptor) in ``dtype``, as float32.
+    def _prepare(self, loaded: ModelDescriptor) -> None:
+        """Move the model to this engine's device and make its inference form there.
 
-        The module is moved to this engine's device first, so its inference form is made where it runs.
+        Done outside ``inference_mode``: parameters moved or folded inside it would become inference
+        tensors, which a caller could no longer train.
         """
         loaded.to(self.device)
+        loaded.inference_module()
+
+    def _forward(self, loaded: ModelDescriptor, batch: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """``loaded(batch)`` (padded, cropped, clamped by the descriptor) in ``dtype``, as float32."""
         if dtype == torch.float32:
             return loaded(batch).float()
         with torch.autocast(device_type=self.device.type, dtype=dtype):
@@ -381,6 +386,7 @@ class Engine:
         ``replicate``: a gray image for an RGB model; each tile is repeated to 3 channels and the result
         averaged back, so no 3-channel copy of the whole image is made.
         """
+        self._prepare(loaded)
         dtype = self._compute_dtype(loaded)
         multiple = loaded.size_multiple
         h, w = image.shape[:2]
@@ -488,6 +494,7 @@ class Engine:
         wh, ww = max(1, round(h * scale)), max(1, round(w * scale))
         interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         small = lightness if (wh, ww) == (h, w) else cv2.resize(lightness, (ww, wh), interpolation=interp)
+        self._prepare(loaded)
         dtype = self._compute_dtype(loaded)
         batch = torch.from_numpy(((small - 50.0) / 100.0).astype(np.float32))[None, None].to(self.device)
         with torch.inference_mode():
