@@ -500,13 +500,48 @@ def test_bad_restore_threads_env_names_the_variable(policy, monkeypatch, bad):
         resolve_threads(None)
 
 
-def test_engine_applies_the_resolved_thread_count(policy):
+@pytest.fixture
+def torch_threads(monkeypatch):
+    """Torch's thread count is restored after the test; ``start(n)`` makes n torch's start-up count."""
+    import restore_cli.engine as engine_module
+
     before = torch.get_num_threads()
-    try:
-        policy(2, 1.0)
-        engine = Engine("cpu")
-        assert engine.threads == 1 == torch.get_num_threads()
-        assert Engine("cpu", threads=2).threads == 2 == torch.get_num_threads()
-    finally:
-        torch.set_num_threads(before)
+    monkeypatch.setattr(engine_module, "_applied_threads", None)
+
+    def start(n: int) -> None:
+        monkeypatch.setattr(engine_module, "torch_default_threads", lambda: n)
+        torch.set_num_threads(n)
+
+    yield start
+    torch.set_num_threads(before)
+
+
+def test_engine_applies_the_resolved_thread_count(policy, torch_threads):
+    torch_threads(2)  # nobody changed torch's count: the policy decides
+    policy(2, 1.0)
+    engine = Engine("cpu")
+    assert engine.threads == 1 == torch.get_num_threads()
+    assert Engine("cpu", threads=2).threads == 2 == torch.get_num_threads()
+    policy(2, 0.0)
+    assert Engine("cpu").threads == 2  # the count an earlier engine set is still the engine's to change
+
+
+def test_engine_keeps_a_thread_count_the_caller_set(policy, monkeypatch, torch_threads):
+    torch_threads(2)
+    policy(2, 6.0)  # busy: the policy would say 1
+    torch.set_num_threads(3)  # a library caller's choice
+    assert Engine("cpu").threads == 3 == torch.get_num_threads()
+    assert Engine("cpu", threads=1).threads == 1 == torch.get_num_threads()  # given: applied
+    torch.set_num_threads(3)
+    monkeypatch.setenv("RESTORE_THREADS", "2")  # the user's variable: applied too
+    assert Engine("cpu").threads == 2 == torch.get_num_threads()
+
+
+def test_torch_default_threads_counts_physical_cores_or_omp(monkeypatch):
+    from restore_cli.engine import torch_default_threads, usable_cores
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert torch_default_threads() == 3
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert 1 <= torch_default_threads() <= usable_cores()
 
