@@ -721,7 +721,7 @@ def load_model(ref: str | Path | None = None, *, task: str | None, device: str =
         )
     header = parse_header(data, path)
     meta = _parse_metadata(header.metadata, path)
-    arch, file_task = _require_arch(meta, path)
+    arch, _ = _require_arch(meta, path)
 
     from restore_cli.models import get_arch
     from restore_cli.models.descriptor import ModelDescriptor, one_thread
@@ -749,7 +749,7 @@ def load_model(ref: str | Path | None = None, *, task: str | None, device: str =
             if isinstance(base, int) and base > 0:
                 module.set_tlc(base)
         module = module.to(device).eval()
-    descriptor = ModelDescriptor.describe(
+    return ModelDescriptor.describe(
         module,
         spec,
         hyper,
@@ -758,8 +758,6 @@ def load_model(ref: str | Path | None = None, *, task: str | None, device: str =
         sha256=sha,
         name=name or (meta.get("name") if isinstance(meta.get("name"), str) else None),
     )
-    descriptor.task = file_task
-    return descriptor
 
 
 def _check_hyper_against_tensors(spec: Any, hyper: dict[str, Any], header: Header, path: Path) -> None:

@@ -128,7 +128,7 @@ class ColorizeTrainer(DeblurTrainer):
     def _setup_loss(self) -> None:
         from restore_cli.color import ab_bins
 
-        self.head = getattr(self.model, "head", "ab")
+        self.head = self.spec.head_for(self.hyper)
         if self.cfg.gan != "none" and self.head == "bins":
             raise UsageError("--gan trains regression colorizers (head ab); 313-bin heads use the class loss")
         self.bins = ab_bins().to(self.device)
