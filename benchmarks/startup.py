@@ -73,7 +73,8 @@ stamps.append(("import restore_cli.cli", started, time.time() - started))
 for name in ("set_debug", "make_engine", "load_weights", "load_optional_default", "announce"):
     wrap("restore_cli.cli.common", name)
 LATE = [("restore_cli.io", "read_image"), ("restore_cli.io", "write_image"),
-        ("restore_cli.weights", "LoadedModel.inference_module"), ("restore_cli.engine", "Engine._forward")]
+        ("restore_cli.models.descriptor", "ModelDescriptor.inference_module"),
+        ("restore_cli.engine", "Engine._forward")]
 made = common.make_engine
 def make_engine(*args, **kwargs):
     engine = made(*args, **kwargs)
@@ -192,7 +193,7 @@ STAGES = [
     ("weights load", "load_weights"),
     ("start line", "announce"),
     ("decode", "read_image"),
-    ("inference form", "LoadedModel.inference_module"),
+    ("inference form", "ModelDescriptor.inference_module"),
     ("model", "Engine._forward"),
     ("encode + write", "write_image"),
 ]

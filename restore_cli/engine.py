@@ -1,15 +1,17 @@
 """Run a model over an image of any size: device and precision chosen once, overlapping tiles, bounded memory.
 
 The image lives once in host memory as float32 (the caller's array) plus one float32 output buffer. Tiles are
-cut one at a time, reflect-padded to the model's size multiple, run under ``torch.inference_mode`` and blended
-into the output with feathered weights. Tiles lie on a regular grid, so the sum of the separable weights is a
+cut one at a time and run through the model's descriptor (``ModelDescriptor.__call__`` pads them to the size
+multiple, runs under ``torch.inference_mode``, crops and clamps), then blended into the output with
+feathered weights. Tiles lie on a regular grid, so the sum of the separable weights is a
 product of two 1-D sums: every tile is normalised before it is added and no weight buffer the size of the
 image is needed.
 
 Choices (documented here because callers depend on them):
 - ``fp16`` on CPU is a :class:`UsageError` (CPU half convolutions are slow and poorly supported);
-  ``bf16`` works on CPU. A model whose spec says ``supports_half=False`` runs in fp32 and the reason is added
-  to ``Engine.notes``. Reduced precision uses ``torch.autocast`` so weights stay fp32 and are never modified.
+  ``bf16`` works on CPU. A model whose descriptor says ``supports_half=False`` runs in fp32 and the reason
+  is added to ``Engine.notes``. Reduced precision uses ``torch.autocast`` so weights stay fp32 and are never
+  modified.
 - A gray image given to an RGB model is run with replicated channels; the result is averaged back to gray.
   An RGB image given to a gray model is run channel by channel (colour kept, three times the work).
 - ``tile="auto"`` picks the largest tile that fits a memory budget (CPU: a quarter of MemAvailable, at most
@@ -22,12 +24,16 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterator
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from restore_cli.errors import OutOfMemoryError, UsageError
+
+if TYPE_CHECKING:
+    from restore_cli.models.descriptor import ModelDescriptor
 
 PRECISIONS = ("fp32", "fp16", "bf16")
 MIN_TILE = 64
@@ -156,17 +162,6 @@ def _ramp(n: int) -> np.ndarray:
     return np.maximum(0.5 - 0.5 * np.cos(np.pi * t), 1e-4)
 
 
-def pad_to_multiple(array: np.ndarray, multiple: int) -> np.ndarray:
-    """Reflect-pad an ``H x W x C`` array at the bottom and right to multiples of ``multiple``."""
-    h, w = array.shape[:2]
-    ph, pw = _round_up(h, multiple) - h, _round_up(w, multiple) - w
-    if ph == 0 and pw == 0:
-        return array
-    # numpy reflects repeatedly when the pad is larger than the image; a 1-pixel side can only repeat.
-    mode = "reflect" if h > 1 and w > 1 else "edge"
-    return np.pad(array, ((0, ph), (0, pw), (0, 0)), mode=mode)
-
-
 def _is_oom(exc: BaseException) -> bool:
     oom_type = getattr(torch, "OutOfMemoryError", None) or getattr(torch.cuda, "OutOfMemoryError", None)
     if oom_type is not None and isinstance(exc, oom_type):
@@ -222,12 +217,41 @@ def resolve_threads(requested: int | None = None) -> int:
     return max(1, min(cores, cores - int(load)))
 
 
+def torch_default_threads() -> int:
+    """The intra-op thread count torch starts with: ``OMP_NUM_THREADS`` when set, else one per physical core
+    this process may run on (hyperthread siblings count once, as torch counts them)."""
+    omp = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if omp.isdigit() and int(omp) >= 1:
+        return int(omp)
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        return usable_cores()
+    cores = set()
+    for cpu in cpus:
+        topology = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
+        try:
+            package = (topology / "physical_package_id").read_text().strip()
+            cores.add((package, (topology / "core_id").read_text().strip()))
+        except OSError:  # no topology: count the CPU as a core
+            cores.add(("cpu", str(cpu)))
+    return max(1, len(cores))
+
+
+_applied_threads: int | None = None  # the count the last Engine gave torch
+
+
 class Engine:
     """Device, precision, threads and tiling, chosen once and shared by every model run.
 
-    ``threads`` (see :func:`resolve_threads`) sets ``torch.set_num_threads``, which is process-wide; the
-    number used is ``Engine.threads``. ``notes`` collects human-readable reasons for fallbacks (e.g. a
-    model that cannot run in half precision).
+    Threads: torch's intra-op thread count is process-wide, and ``Engine.threads`` is the count used. It is
+    set (``torch.set_num_threads``) when ``threads`` is given, when ``$RESTORE_THREADS`` is set, or, with
+    neither, to the default policy of :func:`resolve_threads` (idle cores, or ``OMP_NUM_THREADS``) only if
+    torch's count is still its start-up count (:func:`torch_default_threads`) or the count an earlier
+    Engine set. Otherwise someone in this process chose the count (a library caller's
+    ``torch.set_num_threads``, ``train --threads``), and it is kept. The CLI's engines follow the policy
+    (nothing else sets torch's count before them). ``notes`` collects human-readable reasons for fallbacks
+    (e.g. a model that cannot run in half precision).
     """
 
     def __init__(self, device: str = "auto", precision: str = "fp32", threads: int | None = None) -> None:
@@ -235,62 +259,52 @@ class Engine:
         self.precision = (precision or "fp32").strip().lower()
         self.dtype = resolve_precision(self.precision, self.device)
         self.notes: list[str] = []
-        self.threads = resolve_threads(threads)
-        if torch.get_num_threads() != self.threads:
-            torch.set_num_threads(self.threads)
+        self.threads = _apply_threads(threads)
 
     def __repr__(self) -> str:
         return f"Engine(device={str(self.device)!r}, precision={self.precision!r}, threads={self.threads})"
 
     # -- model handling -------------------------------------------------------------------------------------
 
-    def _module(self, loaded: Any) -> torch.nn.Module:
-        """The module to run, in eval mode on this engine's device (the loaded module is moved there).
-
-        That is the loaded model's inference form when it has one (see ``LoadedModel.inference_module``),
-        made after the move so that it is made on the device it runs on.
-        """
-        base = loaded.module
-        first = next(base.parameters(), None)
-        if first is not None and first.device != self.device:
-            base.to(self.device)
-        if base.training:
-            base.eval()
-        make = getattr(loaded, "inference_module", None)
-        return make() if callable(make) else base
-
-    def _compute_dtype(self, loaded: Any) -> torch.dtype:
-        if self.dtype != torch.float32 and not getattr(loaded, "supports_half", True):
-            note = f"{_model_name(loaded)}: does not support {self.precision}; ran in fp32"
+    def _compute_dtype(self, loaded: ModelDescriptor) -> torch.dtype:
+        if self.dtype != torch.float32 and not loaded.supports_half:
+            note = f"{loaded.label}: does not support {self.precision}; ran in fp32"
             if note not in self.notes:
                 self.notes.append(note)
             return torch.float32
         return self.dtype
 
-    def _forward(self, module: torch.nn.Module, batch: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    def _prepare(self, loaded: ModelDescriptor) -> None:
+        """Move the model to this engine's device and make its inference form there.
+
+        Done outside ``inference_mode``: parameters moved or folded inside it would become inference
+        tensors, which a caller could no longer train.
+        """
+        loaded.to(self.device)
+        loaded.inference_module()
+
+    def _forward(self, loaded: ModelDescriptor, batch: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """``loaded(batch)`` (padded, cropped, clamped by the descriptor) in ``dtype``, as float32."""
         if dtype == torch.float32:
-            return module(batch).float()
+            return loaded(batch).float()
         with torch.autocast(device_type=self.device.type, dtype=dtype):
-            return module(batch).float()
+            return loaded(batch).float()
 
     # -- deblurring -----------------------------------------------------------------------------------------
 
-    def auto_tile(self, loaded: Any, image_size: tuple[int, int] | None = None) -> int:
+    def auto_tile(self, loaded: ModelDescriptor, image_size: tuple[int, int] | None = None) -> int:
         """A tile side that fits this device's memory budget for ``loaded`` (a multiple of its size multiple).
 
         With ``image_size`` (h, w), 0 (the whole image in one pass) when the whole padded image fits the
         same budget: a 1280x720 photo has fewer pixels than a 1024 px square tile, and cutting it into a
         1024 and a 288 px wide tile gave two model calls, 2.5% more pixels and a blend, and channel
-        attention that saw half the photo instead of all of it. Activation memory is estimated from the
-        model's width hyperparameter; a rough rule, not a measurement (measured for NAFNet width 16: about
-        1.0-1.2 kB per pixel, against the 1.5 kB assumed).
+        attention that saw half the photo instead of all of it. Activation memory is the descriptor's
+        ``bytes_per_pixel``, each architecture's rough rule (see its spec), not a measurement.
         """
-        multiple = _size_multiple(loaded)
+        multiple = loaded.size_multiple
         avail = available_memory(self.device)
         budget = avail * 0.6 if self.device.type == "cuda" else min(avail * 0.25, CPU_BUDGET_BYTES)
-        hyper = getattr(loaded, "hyper", None) or {}
-        channels = int(hyper.get("width") or hyper.get("ngf") or hyper.get("features") or 32)
-        bytes_per_pixel = 4 * channels * 24
+        bytes_per_pixel = max(1, loaded.bytes_per_pixel)
         if image_size is not None:
             h, w = (_round_up(int(n), multiple) for n in image_size)
             if h * w * bytes_per_pixel <= budget:
@@ -300,7 +314,7 @@ class Engine:
 
     def run_deblur(
         self,
-        loaded: Any,
+        loaded: ModelDescriptor,
         pixels: np.ndarray,
         *,
         tile: int | str = "auto",
@@ -321,7 +335,7 @@ class Engine:
             raise UsageError(f"overlap must be 0 or more, got {overlap}")
         tile_size = self._tile_size(loaded, tile, pixels.shape[:2])
         image = np.ascontiguousarray(pixels, dtype=np.float32)
-        model_channels = int(getattr(loaded, "in_channels", 3))
+        model_channels = loaded.in_channels
         channels = image.shape[2]
         runs = passes * (3 if channels == 3 and model_channels == 1 else 1)
         count = _TileCounter(on_tile, runs)
@@ -339,11 +353,11 @@ class Engine:
                 image = out
             else:
                 raise UsageError(
-                    f"{_model_name(loaded)}: expects {model_channels}-channel images, got {channels} channels"
+                    f"{loaded.label}: expects {model_channels}-channel images, got {channels} channels"
                 )
         return image
 
-    def _tile_size(self, loaded: Any, tile: int | str, image_size: tuple[int, int]) -> int:
+    def _tile_size(self, loaded: ModelDescriptor, tile: int | str, image_size: tuple[int, int]) -> int:
         """0 means whole image; ``auto`` asks the memory budget; an int is rounded to the size multiple."""
         if isinstance(tile, str):
             text = tile.strip().lower()
@@ -356,11 +370,11 @@ class Engine:
             raise UsageError(f"tile size must be auto, 0 or positive, got {tile}")
         if tile == 0:
             return 0
-        return _round_down(max(tile, _size_multiple(loaded)), _size_multiple(loaded))
+        return _round_down(max(tile, loaded.size_multiple), loaded.size_multiple)
 
     def _run_tiled(
         self,
-        loaded: Any,
+        loaded: ModelDescriptor,
         image: np.ndarray,
         tile: int,
         overlap: int,
@@ -372,15 +386,15 @@ class Engine:
         ``replicate``: a gray image for an RGB model; each tile is repeated to 3 channels and the result
         averaged back, so no 3-channel copy of the whole image is made.
         """
-        module = self._module(loaded)
+        self._prepare(loaded)
         dtype = self._compute_dtype(loaded)
-        multiple = _size_multiple(loaded)
+        multiple = loaded.size_multiple
         h, w = image.shape[:2]
         if tile == 0:
             tile = _round_up(max(h, w), multiple)
         while True:
             try:
-                result = self._tiled_pass(module, dtype, image, tile, overlap, multiple, replicate, count)
+                result = self._tiled_pass(loaded, dtype, image, tile, overlap, replicate, count)
                 if count is not None:
                     count.run_done()
                 return result
@@ -392,35 +406,33 @@ class Engine:
                 smaller = _round_down(tile // 2, multiple)
                 if tile <= max(MIN_TILE, multiple) or smaller >= tile:
                     raise OutOfMemoryError(
-                        f"{_model_name(loaded)}: out of memory on {self.device} even with {tile}px tiles; "
+                        f"{loaded.label}: out of memory on {self.device} even with {tile}px tiles; "
                         "use --device cpu, a smaller --tile, or close other programs"
                     ) from exc
                 tile = max(smaller, _round_down(MIN_TILE, multiple))
 
     def _tiled_pass(
         self,
-        module: torch.nn.Module,
+        loaded: ModelDescriptor,
         dtype: torch.dtype,
         image: np.ndarray,
         tile: int,
         overlap: int,
-        multiple: int,
         replicate: bool = False,
         count: _TileCounter | None = None,
     ) -> np.ndarray:
         h, w, c = image.shape
         out = np.zeros((h, w, c), dtype=np.float32)
-        grid = list(self._grid(h, w, tile, overlap, multiple))
+        grid = list(self._grid(h, w, tile, overlap, loaded.size_multiple))
         if count is not None:
             count.start_run(len(grid))
         for (y0, y1, wy), (x0, x1, wx) in grid:
-            patch = pad_to_multiple(image[y0:y1, x0:x1], multiple)
+            patch = image[y0:y1, x0:x1]
             batch = torch.from_numpy(np.ascontiguousarray(patch.transpose(2, 0, 1)))[None].to(self.device)
             with torch.inference_mode():
                 if replicate:
                     batch = batch.repeat(1, 3, 1, 1)
-                result = self._forward(module, batch, dtype)
-                result = result[0, :, : y1 - y0, : x1 - x0].clamp_(0.0, 1.0)
+                result = self._forward(loaded, batch, dtype)[0]  # padded, cropped and clamped
                 if replicate:
                     result = result.mean(0, keepdim=True)
             restored = result.permute(1, 2, 0).cpu().numpy()
@@ -449,7 +461,7 @@ class Engine:
 
     # -- colorization ---------------------------------------------------------------------------------------
 
-    def run_colorize(self, loaded: Any, pixels: np.ndarray, strength: float = 1.0) -> np.ndarray:
+    def run_colorize(self, loaded: ModelDescriptor, pixels: np.ndarray, strength: float = 1.0) -> np.ndarray:
         """Colorize ``H x W x C`` (C = 1 or 3) pixels; returns ``H x W x 3`` sRGB whose L equals the input's.
 
         The model sees L resized so its shorter side is ``work_size``. A 313-bin model's logits are decoded by
@@ -476,36 +488,26 @@ class Engine:
                 chunk = np.repeat(chunk, 3, axis=2)
             lightness[r0 : r0 + COLOR_CHUNK_ROWS] = color.rgb_to_lab_np(chunk)[..., 0]
 
-        work = int(getattr(loaded, "work_size", None) or 256)
+        work = int(loaded.work_size or 256)
         scale = work / min(h, w)
         scale = min(scale, MAX_COLOR_ASPECT * work / max(h, w))  # a panorama strip stays a sane size
         wh, ww = max(1, round(h * scale)), max(1, round(w * scale))
         interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         small = lightness if (wh, ww) == (h, w) else cv2.resize(lightness, (ww, wh), interpolation=interp)
-        multiple = _size_multiple(loaded)
-        padded = pad_to_multiple(((small - 50.0) / 100.0)[..., None], multiple)
-
-        module = self._module(loaded)
+        self._prepare(loaded)
         dtype = self._compute_dtype(loaded)
-        batch = torch.from_numpy(np.ascontiguousarray(padded.transpose(2, 0, 1)))[None].to(self.device)
-        # 313-bin models are decoded here (one rule for every such model); regression models give ab.
-        bins_head = getattr(module, "head", None) == "bins" and hasattr(module, "logits")
-        run = module.logits if bins_head else module
+        batch = torch.from_numpy(((small - 50.0) / 100.0).astype(np.float32))[None, None].to(self.device)
         with torch.inference_mode():
             try:
-                out = self._forward(run, batch, dtype)
+                out = self._forward(loaded, batch, dtype)  # ab or logits, cropped to the (smaller) image
             except Exception as exc:  # only out-of-memory is translated
                 if _is_oom(exc):
                     raise OutOfMemoryError(
-                        f"{_model_name(loaded)}: out of memory on {self.device} at {ww}x{wh}; "
-                        "use --device cpu"
+                        f"{loaded.label}: out of memory on {self.device} at {ww}x{wh}; use --device cpu"
                     ) from exc
                 raise
-            # The output may come at a lower resolution: crop away the padding proportionally.
-            ph, pw = padded.shape[:2]
-            oh, ow = out.shape[-2:]
-            out = out[:, :, : max(1, round(wh * oh / ph)), : max(1, round(ww * ow / pw))]
-            ab = color.decode_bins(out)[0] if bins_head else out
+            # 313-bin models are decoded here (one rule for every such model); regression models give ab.
+            ab = color.decode_bins(out)[0] if loaded.head == "bins" else out
             ab_small = ab[0].permute(1, 2, 0).cpu().numpy().astype(np.float32)
 
         if ab_small.shape[:2] != (wh, ww):
@@ -565,11 +567,15 @@ def _resize_rows(small: np.ndarray, h: int, w: int, r0: int, r1: int) -> np.ndar
     )
 
 
-def _size_multiple(loaded: Any) -> int:
-    module_multiple = getattr(getattr(loaded, "module", None), "size_multiple", None)
-    return int(getattr(loaded, "size_multiple", None) or module_multiple or 1)
-
-
-def _model_name(loaded: Any) -> str:
-    name = getattr(loaded, "name", None) or getattr(loaded, "path", None) or getattr(loaded, "arch", None)
-    return str(name or "model")
+def _apply_threads(requested: int | None) -> int:
+    """The rule of :class:`Engine`'s docstring: set torch's thread count, or keep one this process chose."""
+    global _applied_threads
+    current = torch.get_num_threads()
+    chosen_here = requested is not None or bool(os.environ.get(THREADS_ENV, "").strip())
+    if not chosen_here and current not in (torch_default_threads(), _applied_threads):
+        return current
+    threads = resolve_threads(requested)
+    if threads != current:
+        torch.set_num_threads(threads)
+    _applied_threads = threads
+    return threads

@@ -19,7 +19,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from restore_cli.errors import (
     BadWeightsError,
@@ -29,6 +29,9 @@ from restore_cli.errors import (
     UsageError,
 )
 from restore_cli.fsutil import atomic_write, contained
+
+if TYPE_CHECKING:
+    from restore_cli.models.descriptor import ModelDescriptor
 
 FORMAT = "restore-weights/1"
 TASKS = ("deblur", "deblur-gray", "colorize")
@@ -643,77 +646,6 @@ def add_user_weights(
 # ----------------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class LoadedModel:
-    """A built model in eval mode plus what callers need to run it (ask this, never ``isinstance``).
-
-    ``module`` is the trained form (its state dict is the file's); :meth:`inference_module` is the faster
-    copy the engine runs, made once on first use.
-    """
-
-    module: Any
-    spec: Any
-    arch: str
-    task: str
-    hyper: dict[str, Any]
-    metadata: dict[str, Any]
-    path: Path
-    sha256: str
-    name: str | None
-    size_multiple: int
-    in_channels: int
-    work_size: int | None
-    supports_half: bool
-    _inference: Any = field(default=None, repr=False, compare=False)
-
-    def inference_module(self) -> Any:
-        """The architecture's inference form of ``module`` (same outputs, faster), or ``module`` itself.
-
-        Made on first use and remade when a parameter or buffer of ``module`` has changed since (torch
-        tracks in-place changes made under ``no_grad``, ``load_state_dict`` and moves; not edits through
-        ``.data``, which bypass its version counters).
-        """
-        make = getattr(self.spec, "inference_form", None)
-        if make is None:
-            return self.module
-        key = _state_key(self.module)
-        if self._inference is None or self._inference[0] != key:
-            with _one_thread():
-                self._inference = (key, make(self.module))
-        return self._inference[1]
-
-
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """Torch's CPU operations on one thread inside the block; the thread count is restored after it.
-
-    Building a model, loading its tensors and making its inference form are hundreds of small operations
-    (initialisation, casts, finiteness checks, copies, folds). Split over several threads, each waits until
-    every thread has been scheduled, so other busy processes on a 2-core machine made them 5-20x slower:
-    with two CPU-bound processes running, the finiteness checks of the default model's tensors took 0.28 s
-    at 2 threads and 0.01 s at 1, making its inference form 0.23 s and 0.01 s. Idle, one thread is as fast.
-    Values do not depend on it (the folded weights of every shipped inference form were checked bitwise
-    equal at 1 and 2 threads). The count is process-wide: another Python thread running a model meanwhile
-    also gets one thread.
-    """
-    import torch
-
-    threads = torch.get_num_threads()
-    if threads > 1:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        if threads > 1:
-            torch.set_num_threads(threads)
-
-
-def _state_key(module: Any) -> tuple:
-    """Identity and version of every parameter and buffer: changes when any of them is changed."""
-    tensors = [*module.parameters(), *module.buffers()]
-    return tuple((t.data_ptr(), t._version, str(t.device), t.dtype) for t in tensors)
-
-
 def _read_file_bytes(path: Path) -> bytes:
     if path.suffix.lower() in (".pth", ".pt", ".ckpt", ".bin", ".pkl"):
         raise _bad(
@@ -769,11 +701,12 @@ def _resolve(ref: str | Path | None, task: str | None) -> tuple[Path, str | None
     return entry.path, entry.name, entry.sha256
 
 
-def load_model(ref: str | Path | None = None, *, task: str | None, device: str = "cpu") -> LoadedModel:
+def load_model(ref: str | Path | None = None, *, task: str | None, device: str = "cpu") -> ModelDescriptor:
     """Build the model stored in a weights file: ``ref`` is a manifest name, a path, or None (task default).
 
-    Manifest entries must match their sha256; keys, shapes and dtypes must match the architecture the file
-    claims. Never falls back to random weights.
+    Manifest entries must match their sha256; the metadata's hyperparameters must agree with those the
+    tensor shapes give (for architectures with ``hyper_from_state``), checked before anything is built;
+    keys, shapes and dtypes must match the architecture the file claims. Never falls back to random weights.
     """
     if task is not None:
         _check_task(task)
@@ -788,21 +721,24 @@ def load_model(ref: str | Path | None = None, *, task: str | None, device: str =
         )
     header = parse_header(data, path)
     meta = _parse_metadata(header.metadata, path)
-    arch, file_task = _require_arch(meta, path)
+    arch, _ = _require_arch(meta, path)
 
     from restore_cli.models import get_arch
+    from restore_cli.models.descriptor import ModelDescriptor, one_thread
 
     spec = get_arch(arch)
     if task is not None and _base_task(task) != spec.task:
         raise _bad(
             path, f"holds a {spec.task} model ({arch}), not a {task} model; use it with `restore {spec.task}`"
         )
-    with _one_thread():  # hundreds of small operations: see _one_thread
+    try:
+        hyper = spec.hyper(**meta["hyper"])
+    except UnknownModelError as exc:
+        raise _bad(path, f"hyperparameters do not fit architecture {arch!r}: {exc.message}") from None
+    _check_hyper_against_tensors(spec, hyper, header, path)
+    with one_thread():  # hundreds of small operations: see one_thread
         try:
-            hyper = spec.hyper(**meta["hyper"])
             module = spec.build(**hyper)
-        except UnknownModelError as exc:
-            raise _bad(path, f"hyperparameters do not fit architecture {arch!r}: {exc.message}") from None
         except (TypeError, ValueError) as exc:
             raise _bad(path, f"cannot build architecture {arch!r} from its hyperparameters ({exc})") from None
 
@@ -813,21 +749,46 @@ def load_model(ref: str | Path | None = None, *, task: str | None, device: str =
             if isinstance(base, int) and base > 0:
                 module.set_tlc(base)
         module = module.to(device).eval()
-    return LoadedModel(
-        module=module,
-        spec=spec,
-        arch=arch,
-        task=file_task,
-        hyper=hyper,
+    return ModelDescriptor.describe(
+        module,
+        spec,
+        hyper,
         metadata=meta,
         path=path,
         sha256=sha,
         name=name or (meta.get("name") if isinstance(meta.get("name"), str) else None),
-        size_multiple=int(getattr(module, "size_multiple", spec.size_multiple) or 1),
-        in_channels=int(hyper.get("in_channels", 1 if spec.task == "colorize" else 3)),
-        work_size=spec.work_size,
-        supports_half=spec.supports_half,
     )
+
+
+def _check_hyper_against_tensors(spec: Any, hyper: dict[str, Any], header: Header, path: Path) -> None:
+    """Refuse metadata whose hyperparameters disagree with those the file's tensor shapes give.
+
+    Done on the header alone, before the model is built, so metadata that claims a far larger model than
+    the file holds fails here instead of allocating it. Architectures without ``hyper_from_state`` are
+    checked by the strict key and shape comparison only.
+    """
+    if spec.hyper_from_state is None:
+        return
+    try:
+        found = spec.hyper_from_state(header.tensors)
+    except (KeyError, IndexError, ValueError, TypeError):
+        return  # not the upstream layout at all: the strict key comparison names what is missing
+    wrong = {k: v for k, v in found.items() if not _same_hyper(hyper.get(k), v)}
+    if wrong:
+        said = ", ".join(f"{k} {hyper.get(k)!r}" for k in sorted(wrong))
+        shapes = ", ".join(f"{k} {v!r}" for k, v in sorted(wrong.items()))
+        raise _bad(
+            path,
+            f"metadata hyperparameters ({said}) do not match the tensors ({shapes}); the metadata is wrong "
+            "or the file damaged: re-export it",
+        )
+
+
+def _same_hyper(stated: Any, found: Any) -> bool:
+    """Equal, with floats compared as the layer widths they give (a width multiplier of 0.3 -> 19 of 64)."""
+    if isinstance(found, float) and isinstance(stated, (int, float)) and not isinstance(stated, bool):
+        return round(64 * found) == round(64 * float(stated))
+    return stated == found
 
 
 def _load_tensors(data: bytes, header: Header, module: Any, arch: str, path: Path) -> dict[str, Any]:
@@ -877,7 +838,6 @@ def _load_tensors(data: bytes, header: Header, module: Any, arch: str, path: Pat
 __all__ = [
     "FORMAT",
     "TASKS",
-    "LoadedModel",
     "WeightsEntry",
     "add_user_weights",
     "check_name",

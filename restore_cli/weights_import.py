@@ -13,17 +13,18 @@ from __future__ import annotations
 import hashlib
 import pickle
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from restore_cli.errors import BadWeightsError, UnknownModelError, UsageError
 from restore_cli.weights import WeightsEntry, add_user_weights, check_name, encode_weights, parse_header
 
+if TYPE_CHECKING:
+    from restore_cli.models.descriptor import ModelDescriptor
+
 CONTAINER_KEYS = ("params_ema", "params", "state_dict", "model_state_dict", "model", "netG", "generator", "G")
-STALE_STAT_SUFFIXES = (".running_mean", ".running_var", ".num_batches_tracked")
-IMPORTABLE = ("nafnet", "deblurgan", "eccv16", "siggraph17")
 MAX_VALUES = 1_000_000_000
 """More parameters than this (4 GB as float32) is refused: the largest importable model has about 34 M."""
 
@@ -108,124 +109,32 @@ def unwrap_state_dict(obj: Any, path: Path) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Detection and conversion, one adapter per architecture
+# Detection and conversion: each architecture's adapter lives beside its network (models/<arch>.py)
 # ----------------------------------------------------------------------------------------------------------
 
 
-def _indices(state: Mapping[str, Any], prefix: str) -> list[int]:
-    """Sorted distinct integers N in keys ``prefix + "N." + ...``."""
-    pattern = re.compile(re.escape(prefix) + r"(\d+)\.")
-    return sorted({int(m.group(1)) for k in state if (m := pattern.match(k))})
+def importable() -> list[str]:
+    """Architectures that can be imported, in the order their detectors are tried (from the registry)."""
+    from restore_cli.models import importable_archs
 
-
-def _fit_hyper(arch: str, hyper: dict[str, Any]) -> dict[str, Any]:
-    """Keep only the hyperparameters our architecture knows (upstream may fix some that we expose)."""
-    from restore_cli.models import get_arch
-
-    defaults = get_arch(arch).defaults
-    return {k: v for k, v in hyper.items() if k in defaults}
-
-
-def _drop_stale_stats(state: dict[str, Any]) -> dict[str, Any]:
-    """Drop running stats of layers without weights: old PyTorch saved them for non-affine InstanceNorm."""
-    result = {}
-    for key, value in state.items():
-        if key.endswith(STALE_STAT_SUFFIXES):
-            layer = key.rsplit(".", 1)[0]
-            if f"{layer}.weight" not in state:
-                continue
-        result[key] = value
-    return result
-
-
-def is_nafnet(state: Mapping[str, Any]) -> bool:
-    return "intro.weight" in state and "ending.weight" in state and any(k.startswith("downs.") for k in state)
-
-
-def convert_nafnet(state: dict[str, Any]) -> Converted:
-    intro = state["intro.weight"]
-    levels = _indices(state, "downs.")
-    hyper = {
-        "in_channels": int(intro.shape[1]),
-        "width": int(intro.shape[0]),
-        "enc_blocks": [len(_indices(state, f"encoders.{i}.")) for i in levels],
-        "middle_blocks": len(_indices(state, "middle_blks.")),
-        "dec_blocks": [len(_indices(state, f"decoders.{i}.")) for i in levels],
-    }
-    # Upstream evaluates its GoPro/REDS models with local (TLC) channel attention, base size 1.5 x 256 crops.
-    meta = {"inference": {"tlc_base_size": 384}}
-    return Converted("nafnet", _fit_hyper("nafnet", hyper), dict(state), meta)
-
-
-def is_deblurgan(state: Mapping[str, Any]) -> bool:
-    first = state.get("model.1.weight")
-    return (
-        first is not None
-        and first.dim() == 4
-        and tuple(first.shape[2:]) == (7, 7)
-        and any(".conv_block." in k for k in state)
-    )
-
-
-def convert_deblurgan(state: dict[str, Any]) -> Converted:
-    state = _drop_stale_stats(state)
-    first = state["model.1.weight"]
-    blocks = sorted({int(k.split(".")[1]) for k in state if ".conv_block." in k})
-    last_conv = max(
-        (int(k.split(".")[1]) for k in state if re.fullmatch(r"model\.\d+\.weight", k)), default=1
-    )
-    out_channels = int(state[f"model.{last_conv}.weight"].shape[0])
-    in_channels = int(first.shape[1])
-    hyper: dict[str, Any] = {
-        "ngf": int(first.shape[0]),
-        "n_blocks": len(blocks),
-        "in_channels": out_channels,
-        # Our Laplacian-conditioned variant sees the image plus one Laplacian channel.
-        "laplacian": in_channels == out_channels + 1,
-        # Upstream's --no_dropout leaves the second conv at conv_block.5 instead of .6.
-        "dropout": 0.5 if any(k.endswith(".conv_block.6.weight") for k in state) else 0.0,
-    }
-    return Converted("deblurgan", _fit_hyper("deblurgan", hyper), state)
-
-
-def is_eccv16(state: Mapping[str, Any]) -> bool:
-    first, head = state.get("model1.0.weight"), state.get("model8.6.weight")
-    return first is not None and head is not None and first.shape[1] == 1 and head.shape[0] == 313
-
-
-def _width_multiplier(state: Mapping[str, Any]) -> float:
-    """Zhang et al.'s colorizers start with 64 channels; our ``width`` scales that (1.0 = official)."""
-    return int(state["model1.0.weight"].shape[0]) / 64
-
-
-def convert_eccv16(state: dict[str, Any]) -> Converted:
-    hyper = {"width": _width_multiplier(state)}
-    return Converted("eccv16", _fit_hyper("eccv16", hyper), dict(state))
-
-
-def is_siggraph17(state: Mapping[str, Any]) -> bool:
-    first = state.get("model1.0.weight")
-    return first is not None and first.shape[1] == 4 and "model_out.0.weight" in state
-
-
-def convert_siggraph17(state: dict[str, Any]) -> Converted:
-    hyper: dict[str, Any] = {"width": _width_multiplier(state)}
-    if "model_class.0.weight" in state:
-        hyper["classes"] = int(state["model_class.0.weight"].shape[0])
-    return Converted("siggraph17", _fit_hyper("siggraph17", hyper), dict(state))
-
-
-DETECTORS: dict[str, tuple[Callable[[Mapping[str, Any]], bool], Callable[[dict[str, Any]], Converted]]] = {
-    "nafnet": (is_nafnet, convert_nafnet),
-    "deblurgan": (is_deblurgan, convert_deblurgan),
-    "eccv16": (is_eccv16, convert_eccv16),
-    "siggraph17": (is_siggraph17, convert_siggraph17),
-}
+    return importable_archs()
 
 
 def detect_arch(state: Mapping[str, Any]) -> str | None:
     """The id of the first architecture whose key layout ``state`` has, or None."""
-    return next((arch for arch, (matches, _) in DETECTORS.items() if matches(state)), None)
+    from restore_cli.models import get_arch
+
+    return next((arch for arch in importable() if get_arch(arch).detect(state)), None)
+
+
+def convert_state(arch: str, state: dict[str, Any]) -> Converted:
+    """``state`` in our keys with the hyperparameters its shapes give (``arch`` must be importable)."""
+    from restore_cli.models import get_arch
+
+    spec = get_arch(arch)
+    if spec.convert_state is not None:
+        state = spec.convert_state(state)
+    return Converted(arch, spec.hyper_from_state(state), dict(state), dict(spec.import_meta))
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -359,31 +268,41 @@ def _default_name(path: Path) -> str:
     return name[:100] if name[0].isalnum() else f"w{name}"[:100]
 
 
-def convert_checkpoint(path: str | Path, *, arch: str = "auto") -> tuple[Converted, Any]:
-    """Read, unwrap, detect and validate a checkpoint; returns the conversion and our loaded model."""
+def convert_checkpoint(path: str | Path, *, arch: str = "auto") -> tuple[Converted, ModelDescriptor]:
+    """Read, unwrap, detect and validate a checkpoint; returns the conversion and our model's descriptor."""
+    from restore_cli.models import get_arch
+    from restore_cli.models.descriptor import ModelDescriptor
+
     path = Path(path)
-    if arch != "auto" and arch not in DETECTORS:
-        raise UsageError(f"cannot import architecture {arch!r}; use auto or one of {', '.join(IMPORTABLE)}")
+    archs = importable()
+    if arch != "auto" and arch not in archs:
+        raise UsageError(f"cannot import architecture {arch!r}; use auto or one of {', '.join(archs)}")
     state = unwrap_state_dict(read_checkpoint(path), path)
     if arch == "auto":
         detected = detect_arch(state)
         if detected is None:
             keys = ", ".join(list(state)[:6])
             raise BadWeightsError(
-                f"unknown checkpoint layout (first keys: {keys}); importable: {', '.join(IMPORTABLE)}; "
+                f"unknown checkpoint layout (first keys: {keys}); importable: {', '.join(archs)}; "
                 "pass --arch if you know it",
                 path,
             )
         arch = detected
-    convert = DETECTORS[arch][1]
     try:
-        converted = convert(state)
+        converted = convert_state(arch, state)
     except (KeyError, IndexError, AttributeError) as exc:
         unexpected = ", ".join(list(state)[:6])
         raise BadWeightsError(
             f"not a {arch} checkpoint (missing {exc}); its first keys: {unexpected}", path
         ) from None
-    return converted, build_validated(converted, path)
+    spec = get_arch(arch)
+    try:
+        hyper = spec.hyper(**converted.hyper)
+    except UnknownModelError as exc:  # an adapter returned a name its architecture lacks: our bug, said so
+        raise BadWeightsError(f"cannot import as {arch!r}: {exc.message}", path) from None
+    module = build_validated(converted, path)
+    descriptor = ModelDescriptor.describe(module, spec, hyper, metadata=converted.meta, path=path)
+    return converted, descriptor
 
 
 def import_checkpoint(
@@ -399,7 +318,7 @@ def import_checkpoint(
     path = Path(path)
     if name is not None:
         check_name(name)  # before anything touches the disk
-    converted, module = convert_checkpoint(path, arch=arch)
+    converted, model = convert_checkpoint(path, arch=arch)
     name = name or _default_name(path)
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -413,7 +332,7 @@ def import_checkpoint(
     }
     if license:
         meta["license"] = license
-    data = encode_weights(module, converted.arch, converted.hyper, meta=meta)
+    data = encode_weights(model.module, converted.arch, converted.hyper, meta=meta)
     return add_user_weights(
         data, name, description=meta["description"], license=license or "", overwrite=overwrite
     )
@@ -421,13 +340,14 @@ def import_checkpoint(
 
 __all__ = [
     "CONTAINER_KEYS",
-    "IMPORTABLE",
     "MAX_VALUES",
     "Converted",
     "check_tensors",
     "convert_checkpoint",
+    "convert_state",
     "detect_arch",
     "import_checkpoint",
+    "importable",
     "read_checkpoint",
     "unwrap_state_dict",
 ]

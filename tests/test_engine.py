@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import types
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pytest
@@ -15,28 +14,39 @@ from torch import nn
 from restore_cli.engine import (
     Engine,
     axis_weights,
-    pad_to_multiple,
     resolve_device,
     resolve_precision,
     resolve_threads,
     tile_starts,
 )
 from restore_cli.errors import OutOfMemoryError, UsageError
-from restore_cli.models import create_model
+from restore_cli.models import get_arch
+from restore_cli.models.descriptor import ModelDescriptor
 
 
-@dataclass
-class FakeLoaded:
-    """Stand-in with the LoadedModel fields the engine reads (see docs/INTERNALS.md)."""
-
-    module: nn.Module
-    size_multiple: int = 1
-    in_channels: int = 3
-    work_size: int | None = None
-    supports_half: bool = True
-    task: str = "deblur"
-    name: str = "test-model"
-    hyper: dict[str, Any] = field(default_factory=dict)
+def fake_model(
+    module: nn.Module,
+    size_multiple: int = 1,
+    in_channels: int = 3,
+    work_size: int | None = None,
+    supports_half: bool = True,
+    task: str = "deblur",
+    bytes_per_pixel: int = 4 * 32 * 24,
+) -> ModelDescriptor:
+    """A descriptor for a stand-in module (no architecture); colorizers' heads are the module's ``head``."""
+    head = "image" if task.startswith("deblur") else module.head
+    return ModelDescriptor(
+        module,
+        task=task,
+        in_channels=in_channels,
+        out_channels={"image": in_channels, "ab": 2, "bins": 313}[head],
+        size_multiple=size_multiple,
+        head=head,
+        supports_half=supports_half,
+        work_size=work_size,
+        bytes_per_pixel=bytes_per_pixel,
+        name="test-model",
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -56,12 +66,11 @@ def _color_module(monkeypatch):
         monkeypatch.setattr(restore_cli, "color", stand_in, raising=False)
 
 
-def tiny_nafnet(in_channels: int = 3, seed: int = 0) -> FakeLoaded:
+def tiny_nafnet(in_channels: int = 3, seed: int = 0) -> ModelDescriptor:
     torch.manual_seed(seed)
-    module = create_model(
-        "nafnet", in_channels=in_channels, width=4, enc_blocks=[1], middle_blocks=1, dec_blocks=[1]
-    ).eval()
-    return FakeLoaded(module, size_multiple=module.size_multiple, in_channels=in_channels)
+    spec = get_arch("nafnet")
+    hyper = spec.hyper(in_channels=in_channels, width=4, enc_blocks=[1], middle_blocks=1, dec_blocks=[1])
+    return ModelDescriptor.describe(spec.build(**hyper).eval(), spec, hyper)
 
 
 class BoxBlur(nn.Module):
@@ -95,13 +104,26 @@ def test_axis_weights_sum_to_one_and_tiles_cover():
         np.testing.assert_allclose(total, 1.0, atol=1e-6)
 
 
-def test_pad_to_multiple_reflects_and_handles_one_pixel():
+def test_pad_to_multiple_reflects_as_numpy_and_handles_one_pixel():
+    from restore_cli.models.descriptor import pad_to_multiple
+
+    def padded(a: np.ndarray, multiple: int) -> np.ndarray:
+        out = pad_to_multiple(torch.from_numpy(a.transpose(2, 0, 1))[None], multiple)
+        return out[0].numpy().transpose(1, 2, 0)
+
     a = np.arange(12, dtype=np.float32).reshape(3, 4, 1)
-    p = pad_to_multiple(a, 4)
+    p = padded(a, 4)
     assert p.shape == (4, 4, 1)
     np.testing.assert_array_equal(p[3], a[1])  # reflect: row 3 mirrors row 1
-    assert pad_to_multiple(np.ones((1, 1, 3), np.float32), 16).shape == (16, 16, 3)
-    assert pad_to_multiple(np.ones((2, 1, 1), np.float32), 16).shape == (16, 16, 1)
+    rng = np.random.default_rng(0)
+    for h, w, multiple in [(3, 5, 16), (2, 2, 64), (7, 9, 8), (17, 2, 16)]:  # pads longer than the image too
+        b = rng.random((h, w, 2), dtype=np.float32)
+        want = np.pad(b, ((0, -h % multiple), (0, -w % multiple), (0, 0)), mode="reflect")
+        np.testing.assert_array_equal(padded(b, multiple), want)
+    one = padded(np.full((1, 1, 3), 0.25, np.float32), 16)
+    assert one.shape == (16, 16, 3) and (one == 0.25).all()
+    column = np.arange(2, dtype=np.float32).reshape(2, 1, 1)
+    np.testing.assert_array_equal(padded(column, 16), np.pad(column, ((0, 14), (0, 15), (0, 0)), mode="edge"))
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -138,7 +160,7 @@ def test_tiled_equals_untiled_plain_conv_stack():
         nn.ReLU(),
         nn.Conv2d(8, 3, 3, padding=1),
     ).eval()
-    loaded = FakeLoaded(module)
+    loaded = fake_model(module)
     image = smooth_image(65, 90, seed=2)
     engine = Engine("cpu")
     whole = engine.run_deblur(loaded, image, tile=0)
@@ -150,7 +172,7 @@ def test_no_seam_on_smooth_ramp():
     h, w = 48, 160
     ramp = np.tile(np.linspace(0.2, 0.8, w, dtype=np.float32)[None, :, None], (h, 1, 3))
     engine = Engine("cpu")
-    loaded = FakeLoaded(BoxBlur())
+    loaded = fake_model(BoxBlur())
     out = engine.run_deblur(loaded, ramp, tile=32, overlap=16)
     inner = out[8:-8, 8:-8, 0]
     steps = np.abs(np.diff(inner, axis=1))
@@ -164,7 +186,7 @@ def test_untiled_box_blur_shows_why_blending_matters():
     """Sanity check of the seam test: naive tiles without overlap leave a visible step."""
     h, w = 32, 64
     ramp = np.tile(np.linspace(0.2, 0.8, w, dtype=np.float32)[None, :, None], (h, 1, 3))
-    out = Engine("cpu").run_deblur(FakeLoaded(BoxBlur()), ramp, tile=32, overlap=0)
+    out = Engine("cpu").run_deblur(fake_model(BoxBlur()), ramp, tile=32, overlap=0)
     assert np.abs(np.diff(out[8:-8, 8:-8, 0], axis=1)).max() > 0.05
 
 
@@ -245,7 +267,7 @@ class OomAbove(nn.Module):
 
 def test_out_of_memory_halves_the_tile():
     module = OomAbove(limit=64)
-    loaded = FakeLoaded(module, size_multiple=8)
+    loaded = fake_model(module, size_multiple=8)
     image = smooth_image(100, 150)
     out = Engine("cpu").run_deblur(loaded, image, tile=256, overlap=16)
     np.testing.assert_allclose(out, image, atol=1e-5)
@@ -253,7 +275,7 @@ def test_out_of_memory_halves_the_tile():
 
 
 def test_out_of_memory_at_minimum_tile_raises():
-    loaded = FakeLoaded(OomAbove(limit=4), size_multiple=8)
+    loaded = fake_model(OomAbove(limit=4), size_multiple=8)
     with pytest.raises(OutOfMemoryError, match="out of memory"):
         Engine("cpu").run_deblur(loaded, smooth_image(100, 100), tile=128, overlap=16)
 
@@ -264,13 +286,11 @@ def test_other_model_errors_are_not_swallowed():
             raise ValueError("boom")
 
     with pytest.raises(ValueError, match="boom"):
-        Engine("cpu").run_deblur(FakeLoaded(Broken()), smooth_image(8, 8), tile=0)
+        Engine("cpu").run_deblur(fake_model(Broken()), smooth_image(8, 8), tile=0)
 
 
 def test_auto_tile_is_a_bounded_multiple():
-    loaded = tiny_nafnet()
-    loaded.size_multiple = 16
-    loaded.hyper = {"width": 16}
+    loaded = dataclasses.replace(tiny_nafnet(), size_multiple=16, bytes_per_pixel=4 * 24 * 16)
     tile = Engine("cpu").auto_tile(loaded)
     assert tile % 16 == 0 and 64 <= tile <= 2048
 
@@ -279,9 +299,7 @@ def test_auto_tile_runs_an_image_that_fits_the_budget_whole(monkeypatch):
     import restore_cli.engine as engine_module
 
     monkeypatch.setattr(engine_module, "available_memory", lambda device: 8 * 2**30)  # budget: 1.5 GiB
-    loaded = tiny_nafnet()
-    loaded.size_multiple = 16
-    loaded.hyper = {"width": 16}  # 1536 bytes per pixel assumed
+    loaded = dataclasses.replace(tiny_nafnet(), size_multiple=16, bytes_per_pixel=1536)
     engine = Engine("cpu")
     side = engine.auto_tile(loaded)
     assert side == 1024
@@ -339,7 +357,7 @@ def test_colorize_keeps_lightness_and_uses_work_size():
     from restore_cli import color
 
     module = ConstantAb()
-    loaded = FakeLoaded(module, size_multiple=4, in_channels=1, work_size=32, task="colorize")
+    loaded = fake_model(module, size_multiple=4, in_channels=1, work_size=32, task="colorize")
     yy, xx = np.mgrid[0:75, 0:123].astype(np.float32)
     gray = (0.35 + 0.3 * (xx / 123.0) * (yy / 75.0))[..., None].astype(np.float32)
     out = Engine("cpu").run_colorize(loaded, gray)
@@ -357,14 +375,14 @@ def test_colorize_keeps_lightness_and_uses_work_size():
 
 
 def test_colorize_tiny_image():
-    loaded = FakeLoaded(ConstantAb(), size_multiple=4, in_channels=1, work_size=16, task="colorize")
+    loaded = fake_model(ConstantAb(), size_multiple=4, in_channels=1, work_size=16, task="colorize")
     out = Engine("cpu").run_colorize(loaded, np.full((1, 1, 1), 0.5, np.float32))
     assert out.shape == (1, 1, 3) and np.isfinite(out).all()
 
 
 def test_colorize_long_strip_work_size_is_capped():
     module = ConstantAb()
-    loaded = FakeLoaded(module, size_multiple=4, in_channels=1, work_size=16, task="colorize")
+    loaded = fake_model(module, size_multiple=4, in_channels=1, work_size=16, task="colorize")
     out = Engine("cpu").run_colorize(loaded, np.full((4, 300, 1), 0.5, np.float32))
     assert out.shape == (4, 300, 3)
     assert max(module.seen[0][-2:]) <= 8 * 16 + 4  # long side capped at 8 x work_size (plus padding)
@@ -392,7 +410,7 @@ def test_colorize_strength_scales_ab_and_keeps_lightness():
     from restore_cli import color
     from restore_cli.errors import UsageError
 
-    loaded = FakeLoaded(PeakedBins(), size_multiple=4, in_channels=1, work_size=16, task="colorize")
+    loaded = fake_model(PeakedBins(), size_multiple=4, in_channels=1, work_size=16, task="colorize")
     yy, xx = np.mgrid[0:40, 0:56].astype(np.float32)
     gray = (0.3 + 0.2 * xx / 56.0)[..., None].astype(np.float32)
     l_in = color.rgb_to_lab_np(np.repeat(gray, 3, axis=2))[..., 0]
@@ -418,13 +436,7 @@ def test_shipped_default_runs_in_its_inference_form_with_the_same_output(task):
     run = engine.run_deblur if task == "deblur" else engine.run_colorize
     fast = run(loaded, image)
     assert loaded._inference is not None  # the engine asked for the inference form
-    eager = FakeLoaded(
-        loaded.module,
-        size_multiple=loaded.size_multiple,
-        in_channels=loaded.in_channels,
-        work_size=loaded.work_size,
-        task=loaded.task,
-    )
+    eager = dataclasses.replace(loaded, spec=None, _inference=None)  # no spec: the trained form runs
     assert np.abs(fast - run(eager, image)).max() < 1e-4
 
 
@@ -488,13 +500,48 @@ def test_bad_restore_threads_env_names_the_variable(policy, monkeypatch, bad):
         resolve_threads(None)
 
 
-def test_engine_applies_the_resolved_thread_count(policy):
+@pytest.fixture
+def torch_threads(monkeypatch):
+    """Torch's thread count is restored after the test; ``start(n)`` makes n torch's start-up count."""
+    import restore_cli.engine as engine_module
+
     before = torch.get_num_threads()
-    try:
-        policy(2, 1.0)
-        engine = Engine("cpu")
-        assert engine.threads == 1 == torch.get_num_threads()
-        assert Engine("cpu", threads=2).threads == 2 == torch.get_num_threads()
-    finally:
-        torch.set_num_threads(before)
+    monkeypatch.setattr(engine_module, "_applied_threads", None)
+
+    def start(n: int) -> None:
+        monkeypatch.setattr(engine_module, "torch_default_threads", lambda: n)
+        torch.set_num_threads(n)
+
+    yield start
+    torch.set_num_threads(before)
+
+
+def test_engine_applies_the_resolved_thread_count(policy, torch_threads):
+    torch_threads(2)  # nobody changed torch's count: the policy decides
+    policy(2, 1.0)
+    engine = Engine("cpu")
+    assert engine.threads == 1 == torch.get_num_threads()
+    assert Engine("cpu", threads=2).threads == 2 == torch.get_num_threads()
+    policy(2, 0.0)
+    assert Engine("cpu").threads == 2  # the count an earlier engine set is still the engine's to change
+
+
+def test_engine_keeps_a_thread_count_the_caller_set(policy, monkeypatch, torch_threads):
+    torch_threads(2)
+    policy(2, 6.0)  # busy: the policy would say 1
+    torch.set_num_threads(3)  # a library caller's choice
+    assert Engine("cpu").threads == 3 == torch.get_num_threads()
+    assert Engine("cpu", threads=1).threads == 1 == torch.get_num_threads()  # given: applied
+    torch.set_num_threads(3)
+    monkeypatch.setenv("RESTORE_THREADS", "2")  # the user's variable: applied too
+    assert Engine("cpu").threads == 2 == torch.get_num_threads()
+
+
+def test_torch_default_threads_counts_physical_cores_or_omp(monkeypatch):
+    from restore_cli.engine import torch_default_threads, usable_cores
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert torch_default_threads() == 3
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert 1 <= torch_default_threads() <= usable_cores()
 

@@ -24,7 +24,7 @@ TINY: dict[str, dict] = {
 def _input(arch: str, model: torch.nn.Module, h: int = 29, w: int = 37) -> tuple[torch.Tensor, int, int]:
     """A random input of an odd size, reflect-padded up to the model's size multiple."""
     spec = get_arch(arch)
-    multiple = getattr(model, "size_multiple", spec.size_multiple)
+    multiple = spec.size_multiple_for(create_hyper(arch))
     channels = 1 if spec.task == "colorize" else create_hyper(arch).get("in_channels", 3)
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(2, channels, h, w, generator=gen)
@@ -73,7 +73,9 @@ def test_tiny_forward_and_safetensors_round_trip(arch, tmp_path):
 def test_spec_is_complete(arch):
     spec = get_arch(arch)
     assert spec.task in ("deblur", "colorize")
-    assert spec.size_multiple >= 1 and spec.description
+    hyper = create_hyper(arch)
+    assert spec.size_multiple_for(hyper) >= 1 and spec.bytes_per_pixel_of(hyper) > 0 and spec.description
+    assert spec.head_for(hyper) in (("image",) if spec.task == "deblur" else ("ab", "bins"))
     assert spec.color_space == ("lab" if spec.task == "colorize" else "rgb")
     for value in spec.defaults.values():
         assert not isinstance(value, tuple)  # hyperparameters are JSON values
@@ -89,7 +91,7 @@ def test_unet_bins_head_and_size():
     with pytest.raises(ValueError):
         create_model("unet", base=4, depth=2, head="bins")
     default = create_model("unet")
-    assert default.size_multiple == 64
+    assert get_arch("unet").size_multiple_for(get_arch("unet").hyper()) == 64
     megabytes = sum(p.numel() for p in default.parameters()) * 4 / 1e6
     assert 1 < megabytes < 10
     with pytest.raises(RuntimeError):
@@ -214,7 +216,8 @@ def test_msdeblur_pyramid_is_coarse_to_fine():
     from restore_cli.models.msdeblur import image_pyramid
 
     model = create_model("msdeblur", width=4, n_blocks=1).eval()
-    assert model.size_multiple == 4
+    spec = get_arch("msdeblur")
+    assert spec.size_multiple_for(spec.hyper(width=4, n_blocks=1)) == 4
     x = torch.rand(2, 3, 16, 24)
     with torch.inference_mode():
         outs = model.forward_pyramid(x)
@@ -224,7 +227,7 @@ def test_msdeblur_pyramid_is_coarse_to_fine():
     assert [t.shape for t in targets] == [o.shape for o in outs]
     torch.testing.assert_close(targets[0].mean(), x.mean())
     two = create_model("msdeblur", width=4, n_blocks=1, scales=2)
-    assert two.size_multiple == 2 and len(two.levels) == 2
+    assert spec.size_multiple_for(spec.hyper(scales=2)) == 2 and len(two.levels) == 2
 
 
 def test_nafnet_tlc_local_mean_matches_upstream_semantics():

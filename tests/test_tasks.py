@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pytest
@@ -16,20 +14,23 @@ from restore_cli import color, io, tasks
 from restore_cli.engine import Engine
 from restore_cli.errors import NoDefaultWeightsError, UsageError
 from restore_cli.models import create_model
+from restore_cli.models.descriptor import ModelDescriptor
 
 
-@dataclass
-class FakeLoaded:
-    """Stand-in with the LoadedModel fields the engine and tasks read."""
-
-    module: nn.Module
-    task: str = "deblur"
-    size_multiple: int = 1
-    in_channels: int = 3
-    work_size: int | None = None
-    supports_half: bool = True
-    name: str = "fake"
-    hyper: dict[str, Any] = field(default_factory=dict)
+def FakeLoaded(  # noqa: N802 - stands in for a loaded model
+    module: nn.Module,
+    task: str = "deblur",
+    size_multiple: int = 1,
+    in_channels: int = 3,
+    work_size: int | None = None,
+    name: str = "fake",
+) -> ModelDescriptor:
+    """A descriptor for a stand-in module (no architecture): what the engine and tasks read."""
+    head = "image" if task.startswith("deblur") else "ab"
+    out_channels = in_channels if head == "image" else 2
+    return ModelDescriptor(
+        module, task, in_channels, out_channels, size_multiple, head, work_size=work_size, name=name
+    )
 
 
 class Darken(nn.Module):

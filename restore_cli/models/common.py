@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import re
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +20,12 @@ def laplacian(x: torch.Tensor) -> torch.Tensor:
     gray = x.mean(1, keepdim=True) if x.shape[1] > 1 else x
     kernel = torch.tensor(LAPLACIAN_KERNEL, dtype=x.dtype, device=x.device).view(1, 1, 3, 3)
     return F.conv2d(F.pad(gray, (1, 1, 1, 1), mode="reflect"), kernel)
+
+
+def key_indices(state: Mapping[str, Any], prefix: str) -> list[int]:
+    """Sorted distinct integers N in keys ``prefix + "N." + ...`` (block counts of an upstream state dict)."""
+    pattern = re.compile(re.escape(prefix) + r"(\d+)\.")
+    return sorted({int(m.group(1)) for k in state if (m := pattern.match(k))})
 
 
 def conv_relu_stack(
@@ -55,7 +64,6 @@ class ChannelsLast(nn.Module):
     def __init__(self, inner: nn.Module) -> None:
         super().__init__()
         self.inner = inner
-        self.size_multiple = getattr(inner, "size_multiple", 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.inner(x.contiguous(memory_format=torch.channels_last))

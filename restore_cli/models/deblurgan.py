@@ -15,11 +15,15 @@ conv sees a 4th (or 2nd, for gray) channel: ``restore_cli.models.common.laplacia
 
 from __future__ import annotations
 
+import re
+
 import torch
 from torch import nn
 
 from restore_cli.models import ArchSpec, register
 from restore_cli.models.common import laplacian
+
+STALE_STAT_SUFFIXES = (".running_mean", ".running_var", ".num_batches_tracked")
 
 
 def _instance_norm(channels: int) -> nn.Module:
@@ -48,8 +52,6 @@ class ResnetBlock(nn.Module):
 
 class DeblurGANGenerator(nn.Module):
     """Image in [0, 1] (``N x in_channels x H x W``, H and W multiples of 4) -> restored image in [0, 1]."""
-
-    size_multiple = 4
 
     def __init__(
         self,
@@ -97,13 +99,62 @@ def _build(in_channels: int, ngf: int, n_blocks: int, laplacian: bool, dropout: 
     return DeblurGANGenerator(in_channels, ngf, n_blocks, bool(laplacian), dropout)
 
 
+def detect(state) -> bool:
+    """Upstream's generator: a 7x7 first conv at ``model.1`` and residual blocks with ``conv_block``."""
+    first = state.get("model.1.weight")
+    return (
+        first is not None
+        and len(first.shape) == 4
+        and tuple(first.shape[2:]) == (7, 7)
+        and any(".conv_block." in k for k in state)
+    )
+
+
+def convert_state(state: dict) -> dict:
+    """Drop running stats of layers without weights: old PyTorch saved them for non-affine InstanceNorm."""
+    result = {}
+    for key, value in state.items():
+        if key.endswith(STALE_STAT_SUFFIXES) and f"{key.rsplit('.', 1)[0]}.weight" not in state:
+            continue
+        result[key] = value
+    return result
+
+
+def hyper_from_state(state) -> dict:
+    """Width from the first conv, blocks from the ``conv_block`` keys, channels from the last conv.
+
+    Only the presence of dropout shows in the keys (upstream's --no_dropout moves the second conv of each
+    block from ``conv_block.6`` to ``.5``), not its rate, so ``dropout`` is given only when absent (0.0).
+    """
+    first = state["model.1.weight"].shape
+    blocks = {int(k.split(".")[1]) for k in state if ".conv_block." in k}
+    last_conv = max(
+        (int(k.split(".")[1]) for k in state if re.fullmatch(r"model\.\d+\.weight", k)), default=1
+    )
+    out_channels = int(state[f"model.{last_conv}.weight"].shape[0])
+    hyper = {
+        "ngf": int(first[0]),
+        "n_blocks": len(blocks),
+        "in_channels": out_channels,
+        # Our Laplacian-conditioned variant sees the image plus one Laplacian channel.
+        "laplacian": int(first[1]) == out_channels + 1,
+    }
+    if not any(k.endswith(".conv_block.6.weight") for k in state):
+        hyper["dropout"] = 0.0
+    return hyper
+
+
 register(
     ArchSpec(
         id="deblurgan",
         task="deblur",
         build=_build,
-        size_multiple=4,
         defaults={"in_channels": 3, "ngf": 64, "n_blocks": 9, "laplacian": False, "dropout": 0.5},
+        size_multiple_of=lambda hyper: 4,  # two stride-2 convs
+        bytes_per_pixel_of=lambda hyper: 4 * 24 * int(hyper["ngf"]),
+        detect=detect,
+        hyper_from_state=hyper_from_state,
+        convert_state=convert_state,
         description="DeblurGAN (2018) ResNet generator: 9 residual blocks, global residual, WGAN-GP trained",
     )
 )

@@ -29,7 +29,6 @@ class ECCV16Colorizer(nn.Module):
     """``forward((L - 50) / 100)`` (``N x 1 x H x W``, sides multiples of 8) -> ab ``N x 2 x H/4 x W/4``."""
 
     head = "bins"
-    size_multiple = 8
 
     def __init__(self, width: float = 1.0) -> None:
         super().__init__()
@@ -72,15 +71,30 @@ def _build(width: float) -> ECCV16Colorizer:
     return ECCV16Colorizer(width=float(width))
 
 
+def detect(state) -> bool:
+    """The official port's keys: a one-channel first conv ``model1.0`` and the 313-bin ``model8.6``."""
+    first, head = state.get("model1.0.weight"), state.get("model8.6.weight")
+    return first is not None and head is not None and first.shape[1] == 1 and head.shape[0] == 313
+
+
+def hyper_from_state(state) -> dict:
+    """``width``: the first conv's channels over the official 64."""
+    return {"width": int(state["model1.0.weight"].shape[0]) / 64}
+
+
 register(
     ArchSpec(
         id="eccv16",
         task="colorize",
         build=_build,
-        size_multiple=8,
         color_space="lab",
         work_size=256,
         defaults={"width": 1.0},
+        size_multiple_of=lambda hyper: 8,  # three stride-2 convs
+        bytes_per_pixel_of=lambda hyper: 4 * 24 * max(1, round(64 * float(hyper["width"]))),
+        head_of=lambda hyper: "bins",
+        detect=detect,
+        hyper_from_state=hyper_from_state,
         description="Zhang et al. ECCV 2016: 313-bin classification, annealed-mean decoding (T=0.38)",
     )
 )

@@ -58,7 +58,6 @@ class MultiScaleDeblur(nn.Module):
         if scales < 1:
             raise ValueError("scales must be at least 1")
         self.scales = scales
-        self.size_multiple = 2 ** (scales - 1)
         self.levels = nn.ModuleList([ScaleNet(in_channels, width, n_blocks) for _ in range(scales)])
 
     def forward_pyramid(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -87,8 +86,10 @@ register(
         id="msdeblur",
         task="deblur",
         build=_build,
-        size_multiple=4,
         defaults={"in_channels": 3, "width": 32, "n_blocks": 4, "scales": 3},
+        # the pyramid halves the image scales - 1 times
+        size_multiple_of=lambda hyper: 2 ** (int(hyper["scales"]) - 1),
+        bytes_per_pixel_of=lambda hyper: 4 * 24 * int(hyper["width"]),
         description="Multi-scale coarse-to-fine generator (3 scales, multi-scale content loss)",
     )
 )

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from restore_cli.models import ArchSpec, register
-from restore_cli.models.common import ChannelsLast, Pointwise, channel_layer_norm
+from restore_cli.models.common import ChannelsLast, Pointwise, channel_layer_norm, key_indices
 
 
 class LayerNorm2d(nn.Module):
@@ -131,7 +131,6 @@ class NAFNet(nn.Module):
             self.ups.append(nn.Sequential(nn.Conv2d(chan, chan * 2, 1, bias=False), nn.PixelShuffle(2)))
             chan //= 2
             self.decoders.append(nn.Sequential(*[NAFBlock(chan) for _ in range(n)]))
-        self.size_multiple = 2 ** len(enc_blocks)
 
     def set_tlc(self, base_size: int | None) -> None:
         """Use local channel attention with an image-space window of ``base_size`` (None: global)."""
@@ -199,7 +198,6 @@ def inference_form(model: NAFNet) -> nn.Module:
     fast = nn.Module.__new__(NAFNet)
     nn.Module.__init__(fast)
     fast.intro, fast.ending, fast.downs, fast.ups = model.intro, model.ending, model.downs, model.ups
-    fast.size_multiple = model.size_multiple
     fast.encoders = nn.ModuleList(nn.Sequential(*map(FastNAFBlock, enc)) for enc in model.encoders)
     fast.middle_blks = nn.Sequential(*map(FastNAFBlock, model.middle_blks))
     fast.decoders = nn.ModuleList(nn.Sequential(*map(FastNAFBlock, dec)) for dec in model.decoders)
@@ -210,12 +208,29 @@ def _build(in_channels: int, width: int, enc_blocks, middle_blocks: int, dec_blo
     return NAFNet(in_channels, width, tuple(enc_blocks), middle_blocks, tuple(dec_blocks))
 
 
+def detect(state) -> bool:
+    """Upstream NAFNet (BasicSR) keys: ``intro``, ``ending`` and ``downs.i``."""
+    return "intro.weight" in state and "ending.weight" in state and any(k.startswith("downs.") for k in state)
+
+
+def hyper_from_state(state) -> dict:
+    """Width and channels from ``intro.weight`` (width x C x 3 x 3); block counts from the key indices."""
+    intro = state["intro.weight"].shape
+    levels = key_indices(state, "downs.")
+    return {
+        "in_channels": int(intro[1]),
+        "width": int(intro[0]),
+        "enc_blocks": [len(key_indices(state, f"encoders.{i}.")) for i in levels],
+        "middle_blocks": len(key_indices(state, "middle_blks.")),
+        "dec_blocks": [len(key_indices(state, f"decoders.{i}.")) for i in levels],
+    }
+
+
 register(
     ArchSpec(
         id="nafnet",
         task="deblur",
         build=_build,
-        size_multiple=16,
         defaults={
             "in_channels": 3,
             "width": 16,
@@ -223,7 +238,15 @@ register(
             "middle_blocks": 1,
             "dec_blocks": [1, 1, 1, 1],
         },
+        # one stride-2 downsampling per encoder level
+        size_multiple_of=lambda hyper: 2 ** len(hyper["enc_blocks"]),
+        # measured for width 16: about 1.0-1.2 kB per pixel at inference, against the 1.5 kB assumed
+        bytes_per_pixel_of=lambda hyper: 4 * 24 * int(hyper["width"]),
         description="NAFNet: activation-free U-Net, fast and strong for motion deblurring",
         inference_form=inference_form,
+        detect=detect,
+        hyper_from_state=hyper_from_state,
+        # Upstream evaluates its GoPro/REDS models with local (TLC) channel attention, base 1.5 x 256 crops.
+        import_meta={"inference": {"tlc_base_size": 384}},
     )
 )

@@ -16,8 +16,6 @@ from restore_cli.models import ArchSpec, register
 class REDNet(nn.Module):
     """Image in [0, 1] (``N x in_channels x H x W``, any size) -> restored image, same shape, not clamped."""
 
-    size_multiple = 1
-
     def __init__(self, in_channels: int = 3, width: int = 64, depth: int = 15) -> None:
         super().__init__()
         if depth < 2:
@@ -60,8 +58,9 @@ register(
         id="rednet30",
         task="deblur",
         build=_build,
-        size_multiple=1,
         defaults={"in_channels": 3, "width": 64, "depth": 15},
+        size_multiple_of=lambda hyper: 1,  # every layer at full resolution
+        bytes_per_pixel_of=lambda hyper: 4 * 24 * int(hyper["width"]),
         description="REDNet30: 15 convs + 15 deconvs with symmetric skips, residual to the input",
     )
 )

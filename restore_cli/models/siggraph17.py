@@ -28,7 +28,6 @@ class SIGGRAPH17Colorizer(nn.Module):
     """``forward((L - 50) / 100)`` (``N x 1 x H x W``, sides multiples of 8) -> ab ``N x 2 x H x W``."""
 
     head = "ab"
-    size_multiple = 8
 
     def __init__(self, width: float = 1.0, classes: int = 529) -> None:
         super().__init__()
@@ -76,15 +75,33 @@ def _build(width: float, classes: int) -> SIGGRAPH17Colorizer:
     return SIGGRAPH17Colorizer(width=float(width), classes=classes)
 
 
+def detect(state) -> bool:
+    """The official port's keys: a 4-channel first conv (L, ab hints, mask) and ``model_out``."""
+    first = state.get("model1.0.weight")
+    return first is not None and first.shape[1] == 4 and "model_out.0.weight" in state
+
+
+def hyper_from_state(state) -> dict:
+    """``width``: the first conv's channels over the official 64; ``classes``: the auxiliary head's."""
+    hyper: dict = {"width": int(state["model1.0.weight"].shape[0]) / 64}
+    if "model_class.0.weight" in state:
+        hyper["classes"] = int(state["model_class.0.weight"].shape[0])
+    return hyper
+
+
 register(
     ArchSpec(
         id="siggraph17",
         task="colorize",
         build=_build,
-        size_multiple=8,
         color_space="lab",
         work_size=256,
         defaults={"width": 1.0, "classes": 529},
+        size_multiple_of=lambda hyper: 8,  # three strided slices
+        bytes_per_pixel_of=lambda hyper: 4 * 24 * max(1, round(64 * float(hyper["width"]))),
+        head_of=lambda hyper: "ab",
+        detect=detect,
+        hyper_from_state=hyper_from_state,
         description="Zhang et al. SIGGRAPH 2017 user-guided colorizer, run without hints, tanh x 110",
     )
 )

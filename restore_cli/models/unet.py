@@ -51,7 +51,6 @@ class UNetColorizer(nn.Module):
         if depth < 2 or (head == "bins" and depth < 3):
             raise ValueError("depth must be at least 2 (3 with the 313-bin head)")
         self.head = head
-        self.size_multiple = 2**depth
         widths = [base * min(2**i, max_mult) for i in range(depth)]
         bias = norm != "batch"
         self.downs = nn.ModuleList()
@@ -143,10 +142,12 @@ register(
         id="unet",
         task="colorize",
         build=_build,
-        size_multiple=64,
         color_space="lab",
         work_size=256,
         defaults={"base": 16, "depth": 6, "head": "ab", "norm": "batch", "dropout": 0.0},
+        size_multiple_of=lambda hyper: 2 ** int(hyper["depth"]),  # one stride-2 conv per level
+        bytes_per_pixel_of=lambda hyper: 4 * 24 * int(hyper["base"]),
+        head_of=lambda hyper: hyper["head"],
         description="pix2pix-style U-Net colorizer: L in, ab out (regression or 313-bin head)",
         inference_form=inference_form,
     )

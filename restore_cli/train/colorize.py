@@ -17,9 +17,10 @@ import torch.nn.functional as F
 
 from restore_cli.errors import UsageError
 from restore_cli.fsutil import atomic_write
+from restore_cli.models.descriptor import ModelDescriptor
 from restore_cli.train.config import TrainConfig
-from restore_cli.train.metrics import psnr_u8
-from restore_cli.train.trainer import DeblurTrainer, Reporter, TrainResult
+from restore_cli.train.metrics import pixels_to_u8, psnr_u8
+from restore_cli.train.trainer import DeblurTrainer, Reporter, TrainResult, eval_mode, validation_engine
 
 AB_SCALE = 110.0
 
@@ -62,39 +63,34 @@ def compute_prior(dataset, cache: Path | None = None) -> np.ndarray:
     return prior
 
 
-@torch.no_grad()
-def evaluate_colorizer(
-    model: torch.nn.Module, valset, device: torch.device, multiple: int = 16
-) -> dict[str, float]:
-    """PSNR of the colorized RGB vs the truth (and of the gray image), colourfulness and mean a/b of both."""
-    from restore_cli.color import colorfulness, lab_to_rgb, rgb_to_lab
-    from restore_cli.train.metrics import to_u8
+def evaluate_colorizer(model: ModelDescriptor, valset, engine: Any) -> dict[str, float]:
+    """PSNR of the colorized RGB vs the truth (and of the gray image), colourfulness and mean a/b of both.
 
-    was_training = model.training
-    model.eval()
+    Each photo runs through ``engine.run_colorize``, the path of ``restore colorize`` and ``restore bench``
+    (working size, the engine's decoding of 313-bin logits, guided upsampling, full-resolution L kept), so
+    the figures mean what users get.
+    """
+    from restore_cli.color import colorfulness, lab_to_rgb_np, rgb_to_lab_np
+
     rows: dict[str, list[float]] = {
         k: [] for k in ("psnr", "gray_psnr", "cf", "cf_true", "a", "b", "a_t", "b_t")
     }
-    for color_u8 in valset.sharp:
-        rgb = torch.from_numpy(color_u8.transpose(2, 0, 1).copy()).float().div_(255.0)[None].to(device)
-        lab = rgb_to_lab(rgb)
-        l_norm = (lab[:, :1] - 50.0) / 100.0
-        h, w = l_norm.shape[-2:]
-        ph, pw = (-h) % multiple, (-w) % multiple
-        x = F.pad(l_norm, (0, pw, 0, ph), mode="reflect") if (ph or pw) else l_norm
-        ab = model(x).float()
-        ab = F.interpolate(ab, size=x.shape[-2:], mode="bilinear", align_corners=False)[..., :h, :w]
-        out = to_u8(lab_to_rgb(torch.cat([lab[:, :1], ab], 1))[0])
-        gray = to_u8(lab_to_rgb(torch.cat([lab[:, :1], torch.zeros_like(ab)], 1))[0])
-        rows["psnr"].append(psnr_u8(out, color_u8))
-        rows["gray_psnr"].append(psnr_u8(gray, color_u8))
-        rows["cf"].append(colorfulness(out))
-        rows["cf_true"].append(colorfulness(color_u8))
-        rows["a"].append(float(ab[:, 0].mean()))
-        rows["b"].append(float(ab[:, 1].mean()))
-        rows["a_t"].append(float(lab[:, 1].mean()))
-        rows["b_t"].append(float(lab[:, 2].mean()))
-    model.train(was_training)
+    with eval_mode(model.module):
+        for color_u8 in valset.sharp:
+            rgb = color_u8.astype(np.float32) / 255.0
+            out = pixels_to_u8(engine.run_colorize(model, rgb))
+            lab_true = rgb_to_lab_np(rgb)
+            lab_out = rgb_to_lab_np(out.astype(np.float32) / 255.0)
+            gray = lab_true.copy()
+            gray[..., 1:] = 0.0
+            rows["psnr"].append(psnr_u8(out, color_u8))
+            rows["gray_psnr"].append(psnr_u8(pixels_to_u8(lab_to_rgb_np(gray)), color_u8))
+            rows["cf"].append(colorfulness(out))
+            rows["cf_true"].append(colorfulness(color_u8))
+            rows["a"].append(float(lab_out[..., 1].mean()))
+            rows["b"].append(float(lab_out[..., 2].mean()))
+            rows["a_t"].append(float(lab_true[..., 1].mean()))
+            rows["b_t"].append(float(lab_true[..., 2].mean()))
     m = {k: float(np.mean(v)) for k, v in rows.items()}
     return {
         "psnr": m["psnr"],
@@ -132,7 +128,7 @@ class ColorizeTrainer(DeblurTrainer):
     def _setup_loss(self) -> None:
         from restore_cli.color import ab_bins
 
-        self.head = getattr(self.model, "head", "ab")
+        self.head = self.spec.head_for(self.hyper)
         if self.cfg.gan != "none" and self.head == "bins":
             raise UsageError("--gan trains regression colorizers (head ab); 313-bin heads use the class loss")
         self.bins = ab_bins().to(self.device)
@@ -195,7 +191,7 @@ class ColorizeTrainer(DeblurTrainer):
         return 3
 
     def _evaluate(self) -> dict[str, float]:
-        return evaluate_colorizer(self.eval_module(), self.valset, self.device, self.multiple)
+        return evaluate_colorizer(self.described(), self.valset, validation_engine(self.device))
 
     def _val_message(self, m: dict[str, float]) -> str:
         return (

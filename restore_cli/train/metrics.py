@@ -31,3 +31,8 @@ def to_u8(t) -> np.ndarray:
     """A C x H x W float tensor in [0, 1] -> H x W x C uint8 (rounded, clamped)."""
     arr = t.detach().float().clamp(0, 1).mul(255.0).round().byte().cpu().numpy()
     return arr.transpose(1, 2, 0)
+
+
+def pixels_to_u8(pixels: np.ndarray) -> np.ndarray:
+    """H x W x C float pixels in [0, 1] -> uint8, rounded and clamped as :func:`to_u8` does."""
+    return np.round(np.clip(pixels.astype(np.float32), 0.0, 1.0) * np.float32(255.0)).astype(np.uint8)

@@ -7,6 +7,7 @@ case saves a checkpoint (atomically) and exports the weights, so an interrupted 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
@@ -15,6 +16,7 @@ import platform
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,9 +26,10 @@ import torch
 
 from restore_cli.errors import UsageError
 from restore_cli.fsutil import atomic_write
+from restore_cli.models.descriptor import ModelDescriptor
 from restore_cli.train.config import TrainConfig
 from restore_cli.train.losses import ContentLoss
-from restore_cli.train.metrics import psnr_u8, ssim_u8, to_u8
+from restore_cli.train.metrics import pixels_to_u8, psnr_u8, ssim_u8
 
 CKPT_FORMAT = "restore-train-ckpt/1"
 
@@ -209,29 +212,38 @@ def build_train_dataset(cfg: TrainConfig, device: torch.device | None = None):
     )
 
 
-def _pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, int, int]:
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    if ph or pw:
-        x = torch.nn.functional.pad(x, (0, pw, 0, ph), mode="reflect")
-    return x, h, w
+def validation_engine(device: torch.device):
+    """The engine validation runs models on: this device, fp32, and the thread count training set."""
+    from restore_cli.engine import Engine
+
+    return Engine(device=str(device), precision="fp32", threads=torch.get_num_threads())
 
 
-@torch.no_grad()
-def evaluate(model: torch.nn.Module, valset, device: torch.device, multiple: int = 16) -> dict[str, float]:
-    """Mean PSNR/SSIM (8-bit) of the model's outputs on a ValSet, and of the blurred inputs as a baseline."""
-    was_training = model.training
-    model.eval()
+@contextlib.contextmanager
+def eval_mode(module: torch.nn.Module) -> Iterator[None]:
+    """``module`` in eval mode inside the block, back in its own mode after it."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was_training)
+
+
+def evaluate(model: ModelDescriptor, valset, engine: Any) -> dict[str, float]:
+    """Mean PSNR/SSIM (8-bit) of the model's outputs on a ValSet, and of the blurred inputs as a baseline.
+
+    Each image runs whole through ``engine.run_deblur``, the path of ``restore deblur`` and ``restore bench``
+    (the descriptor pads, runs the inference form, crops and clamps), so the figures mean the same.
+    """
     psnrs, ssims, base = [], [], []
-    for blur_u8, sharp_u8 in zip(valset.blurred, valset.sharp):
-        x = torch.from_numpy(blur_u8.transpose(2, 0, 1).copy()).float().div_(255.0)[None].to(device)
-        x, h, w = _pad_to_multiple(x, multiple)
-        y = model(x)[0, :, :h, :w]
-        out = to_u8(y)
-        psnrs.append(psnr_u8(out, sharp_u8))
-        ssims.append(ssim_u8(out, sharp_u8))
-        base.append(psnr_u8(blur_u8, sharp_u8))
-    model.train(was_training)
+    with eval_mode(model.module):
+        for blur_u8, sharp_u8 in zip(valset.blurred, valset.sharp):
+            pixels = blur_u8.astype(np.float32) / 255.0
+            out = pixels_to_u8(engine.run_deblur(model, pixels, tile=0))
+            psnrs.append(psnr_u8(out, sharp_u8))
+            ssims.append(ssim_u8(out, sharp_u8))
+            base.append(psnr_u8(blur_u8, sharp_u8))
     return {
         "psnr": float(np.mean(psnrs)),
         "ssim": float(np.mean(ssims)),
@@ -347,7 +359,6 @@ class DeblurTrainer:
         self.hyper = self._resolve_hyper(init_hyper)
         self.spec = get_arch(cfg.arch)
         self.model = create_model(cfg.arch, **self.hyper).to(self.device)
-        self.multiple = int(getattr(self.model, "size_multiple", self.spec.size_multiple) or 1)
         if init_state is not None:
             if cfg.gray and int((init_hyper or {}).get("in_channels", 1)) == 3:
                 init_state = fold_rgb_to_gray(init_state, self.model.state_dict())
@@ -503,8 +514,12 @@ class DeblurTrainer:
         adv = generator_adv_loss(self.critic, fake)
         return adv, {**parts, "adv": float(adv.detach())}
 
+    def described(self) -> ModelDescriptor:
+        """The evaluated module (the EMA's when there is one) as a descriptor, as inference would load it."""
+        return ModelDescriptor.describe(self.eval_module(), self.spec, self.hyper)
+
     def _evaluate(self) -> dict[str, float]:
-        return evaluate(self.eval_module(), self.valset, self.device, self.multiple)
+        return evaluate(self.described(), self.valset, validation_engine(self.device))
 
     def _val_message(self, m: dict[str, float]) -> str:
         return (
