@@ -586,6 +586,94 @@ def test_default_weights_read_once_per_run(
     assert loads.count("deblur") + loads.count("deblur-gray") == 1, loads
 
 
+@pytest.mark.parametrize("gray_default", [True, False])
+def test_gray_rgb_photo_is_deblurred_alike_by_deblur_and_pipeline(
+    cli_runner,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tiny_deblur_weights: Path,
+    tiny_colorize_weights: Path,
+    no_shipped_weights,
+    gray_default: bool,
+) -> None:
+    """A gray photo stored as RGB is deblurred on one channel (the gray model when there is one) by both
+    commands; deblur writes it back as RGB with equal channels."""
+    import torch
+
+    from restore_cli.engine import Engine
+    from restore_cli.models import create_model
+    from restore_cli.weights import add_user_weights, save_weights
+
+    add_user_weights(tiny_deblur_weights, "tiny-rgb", default_for=["deblur"])
+    add_user_weights(tiny_colorize_weights, "tiny-colorize", default_for=["colorize"])
+    if gray_default:
+        hyper = {"in_channels": 1, "width": 4, "enc_blocks": [1], "middle_blocks": 1, "dec_blocks": [1]}
+        torch.manual_seed(1)
+        gray_file = tmp_path / "gray.safetensors"
+        save_weights(gray_file, create_model("nafnet", **hyper), "nafnet", hyper)
+        add_user_weights(gray_file, "tiny-gray", default_for=["deblur-gray"])
+    calls: list[tuple[str, int, np.ndarray]] = []
+    real_run = Engine.run_deblur
+
+    def spy(self, loaded, pixels, *args, **kwargs):
+        calls.append((loaded.name, loaded.in_channels, pixels.copy()))
+        return real_run(self, loaded, pixels, *args, **kwargs)
+
+    monkeypatch.setattr(Engine, "run_deblur", spy)
+    photo = tmp_path / "g.png"
+    PILImage.open(write_photo(tmp_path / "l.png", mode="L")).convert("RGB").save(photo)
+    deblurred = invoke(cli_runner, "deblur", photo)
+    restored = invoke(cli_runner, "pipeline", photo)
+    assert deblurred.exit_code == 0 and restored.exit_code == 0, stderr_of(deblurred) + stderr_of(restored)
+    (name_a, channels_a, seen_a), (name_b, channels_b, seen_b) = calls
+    expected = ("tiny-gray", 1) if gray_default else ("tiny-rgb", 3)
+    assert (name_a, channels_a) == (name_b, channels_b) == expected
+    assert seen_a.shape[-1] == seen_b.shape[-1] == 1
+    np.testing.assert_array_equal(seen_a, seen_b)
+    out = PILImage.open(tmp_path / "g_deblurred.png")
+    assert out.mode == "RGB"
+    pixels = np.asarray(out).astype(int)
+    assert (pixels[..., 0] == pixels[..., 1]).all() and (pixels[..., 1] == pixels[..., 2]).all()
+
+
+def test_order_auto_loads_only_what_a_run_needs(
+    cli_runner,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tiny_deblur_weights: Path,
+    tiny_colorize_weights: Path,
+    no_shipped_weights,
+) -> None:
+    """Defaults load on first need: a sharp colour photo loads none; a user-named bad file fails up front."""
+    from restore_cli import weights
+    from restore_cli.weights import add_user_weights
+
+    add_user_weights(tiny_deblur_weights, "tiny-rgb", default_for=["deblur"])
+    add_user_weights(tiny_colorize_weights, "tiny-colorize", default_for=["colorize"])
+    loads: list[str] = []
+    real_load = weights.load_model
+
+    def counting_load(ref=None, **kwargs):
+        loads.append(kwargs.get("task"))
+        return real_load(ref, **kwargs)
+
+    monkeypatch.setattr(weights, "load_model", counting_load)
+    from tests.imagefactory import make_scene
+
+    sharp = tmp_path / "sharp.png"
+    PILImage.fromarray(make_scene(96, 128, seed=2)).save(sharp)
+    result = invoke(cli_runner, "pipeline", sharp, "--order", "auto", "--json")
+    assert result.exit_code == 0, stderr_of(result)
+    assert json.loads(result.stdout)["steps"] == ["unchanged"] and loads == []
+    assert "deblur tiny-rgb, colorize tiny-colorize" in stderr_of(result)  # named from the manifest
+
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not safetensors")
+    failed = invoke(cli_runner, "pipeline", sharp, "--order", "auto", "--deblur-weights", bad, "--json")
+    assert failed.exit_code == 1 and len(errors_in(stderr_of(failed))) == 1
+    assert "bad.safetensors" in stderr_of(failed) and failed.stdout == ""  # before the first image
+
+
 # --- the batch contract: each record reported once, counts and exit code from BatchResult
 
 
