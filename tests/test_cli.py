@@ -669,7 +669,7 @@ def test_order_auto_loads_only_what_a_run_needs(
 
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"not safetensors")
-    failed = invoke(cli_runner, "pipeline", sharp, "--order", "auto", "--deblur-weights", bad, "--json")
+    failed = invoke(cli_runner, "pipeline", sharp, "--order", "auto", "--deblur-weights", bad, "--overwrite")
     assert failed.exit_code == 1 and len(errors_in(stderr_of(failed))) == 1
     assert "bad.safetensors" in stderr_of(failed) and failed.stdout == ""  # before the first image
 
