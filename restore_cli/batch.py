@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from restore_cli.choices import IMAGE_EXTENSIONS, OUTPUT_EXTENSIONS, OUTPUT_FORMATS, output_extension
+from restore_cli.choices import IMAGE_EXTENSIONS, OUTPUT_EXTENSIONS, OUTPUT_FORMATS
 from restore_cli.errors import BadImageError, RestoreError, UsageError, one_line
 from restore_cli.fsutil import contained
 
@@ -313,6 +313,12 @@ def _key(path: Path) -> str:
 
 
 # ----------------------------------------------------------------------------------------------- outputs
+
+
+def output_extension(fmt: str) -> str:
+    """The one spelling of an output format: lower case, no dot, ``jpeg`` -> ``jpg``, ``tif`` -> ``tiff``."""
+    fmt = (fmt or "png").lower().lstrip(".")
+    return {"jpeg": "jpg", "tif": "tiff"}.get(fmt, fmt)
 
 
 def _extension(item: InputItem, fmt: str) -> str:
@@ -636,6 +642,7 @@ __all__ = [
     "hint_cp_style",
     "expand_inputs",
     "no_images_hint",
+    "output_extension",
     "plan",
     "plan_outputs",
     "read_kwargs",

@@ -34,16 +34,3 @@ ORDERS: tuple[str, ...] = (*FIXED_ORDERS, "auto")
 PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "bf16")
 """Arithmetic precisions the engine runs in."""
 
-
-def output_extension(fmt: str) -> str:
-    """The one spelling of an output format: lower case, no dot, ``jpeg`` -> ``jpg``, ``tif`` -> ``tiff``."""
-    fmt = (fmt or "png").lower().lstrip(".")
-    return {"jpeg": "jpg", "tif": "tiff"}.get(fmt, fmt)
-
-
-def extension_of_format(file_format: str | None) -> str | None:
-    """The output extension for a decoded image's format (``JPEG`` -> ``jpg``), or None if not writable."""
-    for ext, name in OUTPUT_EXTENSIONS.items():
-        if name == str(file_format or "").upper() and ext in OUTPUT_FORMATS:
-            return ext
-    return None

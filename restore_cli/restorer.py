@@ -68,6 +68,23 @@ def check_model_ref(model: Any) -> Any:
     raise UsageError(f"model must be a loaded model, a weights name or a path, not {type(model).__name__}")
 
 
+def check_model_name(name: str | None) -> None:
+    """A weights *name* (not a path) that no manifest knows is a usage error, found before anything loads."""
+    if name is None:
+        return
+    text = str(name)
+    path = Path(text).expanduser()
+    if "/" in text or path.suffix.lower() in (".safetensors", ".pth", ".pt", ".ckpt") or path.is_file():
+        return  # a file: checked (and named in the error) when it loads
+    from restore_cli.errors import UnknownModelError
+    from restore_cli.weights import find_entry
+
+    try:
+        find_entry(text)
+    except UnknownModelError as err:
+        raise UsageError(str(err)) from None
+
+
 def load(ref: str | Path | None, task: str, device: str, cache: dict | None = None) -> Any:
     """``weights.load_model(ref, task=task, device=device)``, through ``cache`` when one is given."""
     from restore_cli import weights
@@ -411,6 +428,7 @@ __all__ = [
     "Restored",
     "Restorer",
     "check_blur_threshold",
+    "check_model_name",
     "check_strength",
     "default_engine",
     "run_summary",

@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from restore_cli.batch import SKIPPED, BatchRecord, Run, run_one
-from restore_cli.choices import OUTPUT_EXTENSIONS, extension_of_format, output_extension
+from restore_cli.batch import SKIPPED, BatchRecord, Run, output_extension, run_one
+from restore_cli.choices import OUTPUT_EXTENSIONS, OUTPUT_FORMATS
 from restore_cli.errors import BadImageError, UsageError
 
 STDIO = "-"
@@ -66,7 +66,8 @@ def _stdout_extension(fmt: str, image: Any, source: str) -> str:
     fmt = output_extension(fmt)
     if fmt != "same":
         return fmt
-    ext = extension_of_format(image.format)
+    written = str(image.format or "").upper()
+    ext = next((e for e, name in OUTPUT_EXTENSIONS.items() if name == written and e in OUTPUT_FORMATS), None)
     if ext is None:
         raise BadImageError(
             f"--format same cannot write {image.format or 'this format'}; use --format png, jpg, webp, tiff",

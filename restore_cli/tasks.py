@@ -13,10 +13,8 @@ run on which image, how gray photos are handled, which model a gray image gets):
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from restore_cli.errors import UsageError
 from restore_cli.restorer import (
     DEFAULT_BLUR_THRESHOLD,
     DEFAULT_GRAY_TOLERANCE,
@@ -27,6 +25,7 @@ from restore_cli.restorer import (
     Restorer,
     _model_cache,
     check_blur_threshold,
+    check_model_name,
     check_model_ref,
     check_strength,
     default_engine,
@@ -42,23 +41,6 @@ def resolve_model(model: Any, task: str, engine: Any) -> Any:
     if is_loaded(check_model_ref(model)):
         return model
     return load(model, task, str(engine.device), _model_cache)
-
-
-def check_model_name(name: str | None) -> None:
-    """A weights *name* (not a path) that no manifest knows is a usage error, found before anything loads."""
-    if name is None:
-        return
-    text = str(name)
-    path = Path(text).expanduser()
-    if "/" in text or path.suffix.lower() in (".safetensors", ".pth", ".pt", ".ckpt") or path.is_file():
-        return  # a file: checked (and named in the error) when it loads
-    from restore_cli.errors import UnknownModelError
-    from restore_cli.weights import find_entry
-
-    try:
-        find_entry(text)
-    except UnknownModelError as err:
-        raise UsageError(str(err)) from None
 
 
 def clear_model_cache() -> None:

@@ -111,7 +111,7 @@ def run_images(
                             overwrite=options.overwrite, skip_existing=options.skip_existing)  # fmt: skip
     jobs = [] if one_stream else batch.plan(options)
     progress = progress_bar(err_console()) if len(jobs) > 1 and not quiet else None
-    tiles = TileProgress(console=err_console, enabled=not quiet, shared=progress)
+    tiles = TileProgress(enabled=not quiet, shared=progress)  # its own stderr console: no call back here
     process: Any = _nothing_to_do
     if one_stream or any(job.pending for job in jobs):
         from restore_cli.restorer import Restorer

@@ -240,7 +240,7 @@ def check_model_choice(model: str | None, weights: Path | None, option: str = "-
     """The weights reference to load: a named model, a checked .safetensors path, or None (the default)."""
     if model and weights:
         raise UsageError(f"give either --model or {option}, not both")
-    from restore_cli.tasks import check_model_name
+    from restore_cli.restorer import check_model_name
 
     check_model_name(model)  # an unknown name is a usage error, found before anything loads
     if weights is not None:
