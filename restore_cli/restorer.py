@@ -30,12 +30,11 @@ from typing import Any
 
 import numpy as np
 
+from restore_cli.choices import ORDERS
 from restore_cli.errors import NoDefaultWeightsError, RestoreError, UsageError
 
 DEFAULT_BLUR_THRESHOLD = 0.5
 DEFAULT_GRAY_TOLERANCE = 2 / 255
-ORDERS = ("deblur-first", "colorize-first", "auto")
-"""The pipeline orders; the CLI's ``--order`` choices are made from this list."""
 STEPS = ("deblur", "colorize")
 UNCHANGED = "unchanged"
 """The one step reported for an image that needed nothing."""

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from restore_cli.errors import RestoreError, one_line
+from restore_cli.errors import one_line
 from restore_cli.progress import TileProgress, progress_bar
 
 if TYPE_CHECKING:  # batch is imported when a command runs, not for --help
@@ -54,14 +54,14 @@ def err_console():
     return Console(stderr=True, soft_wrap=True, highlight=False)
 
 
-def report_error(err: BaseException) -> None:
+def report_error(err: BaseException | str, hint: str = "") -> None:
     """Print ``error: <message>`` on one line of stderr; with --debug, the traceback first."""
     from rich.markup import escape
 
     console = err_console()
     if STATE.debug or env_debug():
         console.print_exception()
-    console.print(f"[red]error:[/red] {escape(one_line(str(err)))}")
+    console.print(f"[red]error:[/red] {escape(one_line(str(err)))}{hint}")
 
 
 def report_interrupt() -> None:
@@ -71,15 +71,9 @@ def report_interrupt() -> None:
 
 def report_unexpected(err: BaseException) -> None:
     """A bug or an unforeseen failure: still one line, the traceback only with --debug."""
-    from rich.markup import escape
-
-    console = err_console()
-    if STATE.debug or env_debug():
-        console.print_exception()
-        hint = ""
-    else:
-        hint = " (run again with --debug for a traceback, and please report it)"
-    console.print(f"[red]error:[/red] {escape(one_line(f'{type(err).__name__}: {err}'))}{hint}")
+    debug = STATE.debug or env_debug()
+    hint = "" if debug else " (run again with --debug for a traceback, and please report it)"
+    report_error(f"{type(err).__name__}: {err}", hint)
 
 
 # ------------------------------------------------------------------------------------------ batch runner
@@ -112,7 +106,7 @@ def run_images(
     jobs = [] if one_stream else batch.plan(options)
     progress = progress_bar(err_console()) if len(jobs) > 1 and not quiet else None
     tiles = TileProgress(enabled=not quiet, shared=progress)  # its own stderr console: no call back here
-    process: Any = _nothing_to_do
+    process: Any = None  # not called: no job is pending
     if one_stream or any(job.pending for job in jobs):
         from restore_cli.restorer import Restorer
 
@@ -148,10 +142,6 @@ def run_images(
         if progress is not None:
             progress.stop()
     printer.finish(run.result, time.perf_counter() - started)
-
-
-def _nothing_to_do(image: Any) -> Any:  # never called: every job is skipped or already failed
-    raise RestoreError("nothing to do")
 
 
 class Printer:
@@ -258,10 +248,7 @@ def set_debug(debug: bool) -> None:
 
 
 def make_engine(device: str, precision: Any, threads: int | None = None) -> Any:
-    """Resolve device, precision and threads once, before any model loads (UsageError if unavailable).
-
-    ``threads`` None leaves the choice (RESTORE_THREADS, or the default) to the engine.
-    """
+    """Device, precision and threads resolved once, before any model loads (threads None: the engine's)."""
     from restore_cli.engine import Engine
 
     return Engine(device=device, precision=getattr(precision, "value", precision), threads=threads)
