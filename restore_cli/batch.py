@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from restore_cli.choices import IMAGE_EXTENSIONS, OUTPUT_EXTENSIONS, OUTPUT_FORMATS
+from restore_cli.choices import IMAGE_EXTENSIONS, OUTPUT_FORMATS
 from restore_cli.errors import BadImageError, RestoreError, UsageError, one_line
 from restore_cli.fsutil import contained
 
@@ -324,8 +324,10 @@ def output_extension(fmt: str) -> str:
 def _extension(item: InputItem, fmt: str) -> str:
     if fmt != "same":
         return fmt
+    from restore_cli.io import SUPPORTED_OUTPUT_FORMATS
+
     ext = item.path.suffix.lower().lstrip(".")
-    if ext not in OUTPUT_EXTENSIONS:
+    if ext not in SUPPORTED_OUTPUT_FORMATS:
         raise BadImageError(
             f"--format same cannot write .{ext or '(none)'}; use --format png, jpg, webp or tiff", item.path
         )
@@ -369,11 +371,13 @@ def plan_outputs(
         raise UsageError("-o/--output is empty; give an output file or folder, or leave -o out")
     output_file = output_text is not None and _output_is_file(items, output_text)
     if output_file:
+        from restore_cli.io import SUPPORTED_OUTPUT_FORMATS
+
         ext = Path(output_text).suffix.lower().lstrip(".")
-        if ext not in OUTPUT_EXTENSIONS:
+        if ext not in SUPPORTED_OUTPUT_FORMATS:
             raise UsageError(
                 f"{output_text}: cannot write .{ext}; use one of "
-                + ", ".join(f".{e}" for e in OUTPUT_EXTENSIONS)
+                + ", ".join(f".{e}" for e in SUPPORTED_OUTPUT_FORMATS)
             )
     elif output_text is not None and Path(output_text).expanduser().is_file():
         raise UsageError(f"{output_text}: is a file, but several inputs need an output folder; give a folder")
@@ -604,10 +608,12 @@ def hint_cp_style(inputs: list[str], items: list[InputItem]) -> None:
     if len(inputs) < 2 or not items:
         return
     last = items[-1]
+    from restore_cli.io import SUPPORTED_OUTPUT_FORMATS
+
     extension = last.path.suffix.lower().lstrip(".")
     others_exist = all(item.error is None for item in items[:-1])
     missing = last.error is not None and not last.path.exists()
-    if others_exist and missing and extension in OUTPUT_EXTENSIONS:
+    if others_exist and missing and extension in SUPPORTED_OUTPUT_FORMATS:
         hint = f"does not exist; check the path (to write the result to this file, use -o {last.path})"
         last.error = BadImageError(hint, last.path)
 

@@ -6,18 +6,9 @@ slowing ``restore --help``; the library checks values against the same lists.
 
 from __future__ import annotations
 
-OUTPUT_EXTENSIONS: dict[str, str] = {
-    "png": "PNG",
-    "jpg": "JPEG",
-    "jpeg": "JPEG",
-    "webp": "WEBP",
-    "tif": "TIFF",
-    "tiff": "TIFF",
-}
-"""Output file extension (lower case, no dot) -> the format written (``io.SUPPORTED_OUTPUT_FORMATS``)."""
-
 OUTPUT_FORMATS: tuple[str, ...] = ("png", "jpg", "webp", "tiff", "same")
-"""``--format`` values: one extension per format written, or ``same`` (the input's)."""
+"""``--format`` values: one extension per format written, or ``same`` (the input's). The extensions a file
+may have, with their aliases, are ``io.SUPPORTED_OUTPUT_FORMATS`` (io needs Pillow; this module nothing)."""
 
 IMAGE_EXTENSIONS = frozenset(
     {".png", ".jpg", ".jpeg", ".jpe", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".mpo"}

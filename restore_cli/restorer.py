@@ -417,18 +417,3 @@ class Restorer:
         """Like :meth:`run`, but only the image."""
         return self.run(image).image
 
-
-__all__ = [
-    "DEFAULT_BLUR_THRESHOLD",
-    "DEFAULT_GRAY_TOLERANCE",
-    "ORDERS",
-    "STEPS",
-    "UNCHANGED",
-    "Restored",
-    "Restorer",
-    "check_blur_threshold",
-    "check_model_name",
-    "check_strength",
-    "default_engine",
-    "run_summary",
-]

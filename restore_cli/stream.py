@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from restore_cli.batch import SKIPPED, BatchRecord, Run, output_extension, run_one
-from restore_cli.choices import OUTPUT_EXTENSIONS, OUTPUT_FORMATS
+from restore_cli.choices import OUTPUT_FORMATS
 from restore_cli.errors import BadImageError, UsageError
 
 STDIO = "-"
@@ -51,12 +51,14 @@ def check_stream(
         if json_output:
             raise UsageError("--json and -o - both write to standard output; drop one of them")
     if output is not None and output != STDIO:
+        from restore_cli.io import SUPPORTED_OUTPUT_FORMATS
+
         target = Path(output).expanduser()
         if target.is_dir():
             raise UsageError(f"{output}: is a folder; with - (standard input) give an output file name")
         ext = target.suffix.lower().lstrip(".")
-        if ext not in OUTPUT_EXTENSIONS:
-            allowed = ", ".join(f".{e}" for e in OUTPUT_EXTENSIONS)
+        if ext not in SUPPORTED_OUTPUT_FORMATS:
+            allowed = ", ".join(f".{e}" for e in SUPPORTED_OUTPUT_FORMATS)
             raise UsageError(f"{output}: cannot write .{ext}; use one of {allowed}")
         if (target.exists() or target.is_symlink()) and not (overwrite or skip_existing):
             raise BadImageError("already exists; pass --overwrite to replace it (or --skip-existing)", target)
@@ -66,8 +68,11 @@ def _stdout_extension(fmt: str, image: Any, source: str) -> str:
     fmt = output_extension(fmt)
     if fmt != "same":
         return fmt
+    from restore_cli.io import SUPPORTED_OUTPUT_FORMATS
+
     written = str(image.format or "").upper()
-    ext = next((e for e, name in OUTPUT_EXTENSIONS.items() if name == written and e in OUTPUT_FORMATS), None)
+    formats = SUPPORTED_OUTPUT_FORMATS.items()
+    ext = next((e for e, name in formats if name == written and e in OUTPUT_FORMATS), None)
     if ext is None:
         raise BadImageError(
             f"--format same cannot write {image.format or 'this format'}; use --format png, jpg, webp, tiff",

@@ -515,15 +515,41 @@ def test_unavailable_device_is_a_usage_error_before_loading(
     assert len(lines) == 1 and "cuda" in lines[0]
 
 
+def install_gray_default(folder: Path) -> None:
+    """A tiny one-channel NAFNet, installed as the user's gray deblur default (``tiny-gray``)."""
+    import torch
+
+    from restore_cli.models import create_model
+    from restore_cli.weights import add_user_weights, save_weights
+
+    hyper = {"in_channels": 1, "width": 4, "enc_blocks": [1], "middle_blocks": 1, "dec_blocks": [1]}
+    torch.manual_seed(1)
+    path = folder / "gray.safetensors"
+    save_weights(path, create_model("nafnet", **hyper), "nafnet", hyper)
+    add_user_weights(path, "tiny-gray", default_for=["deblur-gray"])
+
+
+def count_loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The task of every ``weights.load_model`` call from now on (the file is still read and built)."""
+    from restore_cli import weights
+
+    loads: list[str] = []
+    real_load = weights.load_model
+
+    def counting_load(ref=None, **kwargs):
+        loads.append(kwargs.get("task"))
+        return real_load(ref, **kwargs)
+
+    monkeypatch.setattr(weights, "load_model", counting_load)
+    return loads
+
+
 def test_default_and_named_weights(
     cli_runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_deblur_weights: Path, no_shipped_weights
 ) -> None:
     """User defaults replace --weights; gray images get the gray default; --model picks by name."""
-    import torch
-
     from restore_cli.engine import Engine
-    from restore_cli.models import create_model
-    from restore_cli.weights import add_user_weights, save_weights
+    from restore_cli.weights import add_user_weights
 
     used: dict[int, int] = {}
     real_run = Engine.run_deblur
@@ -535,11 +561,7 @@ def test_default_and_named_weights(
     monkeypatch.setattr(Engine, "run_deblur", spy)
 
     add_user_weights(tiny_deblur_weights, "tiny-rgb", default_for=["deblur"])
-    gray_hyper = {"in_channels": 1, "width": 4, "enc_blocks": [1], "middle_blocks": 1, "dec_blocks": [1]}
-    torch.manual_seed(1)
-    gray_file = tmp_path / "gray.safetensors"
-    save_weights(gray_file, create_model("nafnet", **gray_hyper), "nafnet", gray_hyper)
-    add_user_weights(gray_file, "tiny-gray", default_for=["deblur-gray"])
+    install_gray_default(tmp_path)
 
     colour = write_photo(tmp_path / "colour.png")
     gray = write_photo(tmp_path / "gray.png", mode="L")
@@ -566,19 +588,11 @@ def test_default_weights_read_once_per_run(
     command: str,
 ) -> None:
     """With no gray default, the RGB default is read, hashed and built once (not again as gray fallback)."""
-    from restore_cli import weights
     from restore_cli.weights import add_user_weights
 
     add_user_weights(tiny_deblur_weights, "tiny-rgb", default_for=["deblur"])
     add_user_weights(tiny_colorize_weights, "tiny-colorize", default_for=["colorize"])
-    loads: list[str] = []
-    real_load = weights.load_model
-
-    def counting_load(ref=None, **kwargs):
-        loads.append(kwargs.get("task"))
-        return real_load(ref, **kwargs)
-
-    monkeypatch.setattr(weights, "load_model", counting_load)
+    loads = count_loads(monkeypatch)
     colour = write_photo(tmp_path / "colour.png")
     gray = write_photo(tmp_path / "gray.png", mode="L")
     result = invoke(cli_runner, command, colour, gray)
@@ -598,20 +612,13 @@ def test_gray_rgb_photo_is_deblurred_alike_by_deblur_and_pipeline(
 ) -> None:
     """A gray photo stored as RGB is deblurred on one channel (the gray model when there is one) by both
     commands; deblur writes it back as RGB with equal channels."""
-    import torch
-
     from restore_cli.engine import Engine
-    from restore_cli.models import create_model
-    from restore_cli.weights import add_user_weights, save_weights
+    from restore_cli.weights import add_user_weights
 
     add_user_weights(tiny_deblur_weights, "tiny-rgb", default_for=["deblur"])
     add_user_weights(tiny_colorize_weights, "tiny-colorize", default_for=["colorize"])
     if gray_default:
-        hyper = {"in_channels": 1, "width": 4, "enc_blocks": [1], "middle_blocks": 1, "dec_blocks": [1]}
-        torch.manual_seed(1)
-        gray_file = tmp_path / "gray.safetensors"
-        save_weights(gray_file, create_model("nafnet", **hyper), "nafnet", hyper)
-        add_user_weights(gray_file, "tiny-gray", default_for=["deblur-gray"])
+        install_gray_default(tmp_path)
     calls: list[tuple[str, int, np.ndarray]] = []
     real_run = Engine.run_deblur
 
@@ -645,20 +652,12 @@ def test_order_auto_loads_only_what_a_run_needs(
     no_shipped_weights,
 ) -> None:
     """Defaults load on first need: a sharp colour photo loads none; a user-named bad file fails up front."""
-    from restore_cli import weights
     from restore_cli.weights import add_user_weights
+    from tests.imagefactory import make_scene
 
     add_user_weights(tiny_deblur_weights, "tiny-rgb", default_for=["deblur"])
     add_user_weights(tiny_colorize_weights, "tiny-colorize", default_for=["colorize"])
-    loads: list[str] = []
-    real_load = weights.load_model
-
-    def counting_load(ref=None, **kwargs):
-        loads.append(kwargs.get("task"))
-        return real_load(ref, **kwargs)
-
-    monkeypatch.setattr(weights, "load_model", counting_load)
-    from tests.imagefactory import make_scene
+    loads = count_loads(monkeypatch)
 
     sharp = tmp_path / "sharp.png"
     PILImage.fromarray(make_scene(96, 128, seed=2)).save(sharp)
