@@ -731,3 +731,41 @@ def test_interrupt_exits_130_from_the_batch_result(
     assert [r["status"] for r in records] == ["ok", "failed"]  # each once; the third never started
     assert "--skip-existing" in records[1]["message"]
     assert sorted(p.name for p in out.iterdir()) == ["0_deblurred.png"]
+
+
+def test_interrupt_while_a_record_is_printed_exits_130_and_starts_nothing_more(
+    cli_runner, tmp_path: Path, tiny_deblur_weights: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while the CLI prints the first record: the run stops there; summary and 130 from the result."""
+    from restore_cli.cli import common
+
+    folder = tmp_path / "in"
+    for i in range(3):
+        write_photo(folder / f"{i}.png", seed=i)
+
+    def interrupt(self, record):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(common.Printer, "record", interrupt)
+    out = tmp_path / "out"
+    result = invoke(cli_runner, "deblur", folder, "-o", out, "-w", tiny_deblur_weights)
+    assert result.exit_code == 130
+    assert "1 written, 0 skipped, 0 failed" in stderr_of(result)
+    assert sorted(p.name for p in out.iterdir()) == ["0_deblurred.png"]
+
+
+def test_interrupt_of_a_stdout_stream_exits_130(
+    cli_runner, tmp_path: Path, tiny_deblur_weights: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`-o -` goes through the batch's job runner: Ctrl-C while encoding is a failed record and exit 130."""
+    from restore_cli import io
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(io, "encode_image", interrupted)
+    src = write_photo(tmp_path / "p.png")
+    result = invoke(cli_runner, "deblur", src, "-o", "-", "-w", tiny_deblur_weights)
+    assert result.exit_code == 130
+    err = stderr_of(result)
+    assert "0 written, 0 skipped, 1 failed" in err and "--skip-existing" in err
