@@ -1,7 +1,7 @@
 """Soak test: run many small images through one process and check that memory stays flat.
 
 The images go through the same path as ``restore deblur DIR -o OUT`` (batch.expand_inputs -> plan_outputs ->
-run_batch -> tasks.deblur -> io.write_image), in one process. RSS is read from /proc after a warm-up and at
+batch.run -> Restorer.run -> io.write_image), in one process. RSS is read from /proc after a warm-up and at
 the end; the growth must stay under --max-growth-mb (default 50). Without --weights it uses the default deblur
 weights when there are any, else a tiny random NAFNet written to a temporary file (memory behaviour, not
 quality, is what is measured). Prints a short report and exits 1 if memory grew too much.
@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image as PILImage
@@ -82,7 +83,7 @@ def main() -> int:
     from restore_cli import batch, weights
     from restore_cli.engine import Engine
     from restore_cli.errors import NoDefaultWeightsError
-    from restore_cli.tasks import deblur
+    from restore_cli.restorer import Restorer
 
     with tempfile.TemporaryDirectory(prefix="restore-soak-") as tmp:
         tmp_path = Path(tmp)
@@ -101,21 +102,17 @@ def main() -> int:
 
         jobs = batch.plan_outputs(batch.expand_inputs([str(src)]), output=str(out), suffix="_deblurred")
         samples: list[tuple[int, float]] = []
-        state = {"done": 0, "baseline": None}
+        state: dict[str, Any] = {"baseline": None}
         started = time.perf_counter()
 
-        def on_progress(_record: batch.BatchRecord) -> None:
-            state["done"] += 1
-            done = state["done"]
+        session = batch.run(jobs, Restorer(only="deblur", deblur_model=loaded, engine=engine, cache={}).run)
+        for done, _record in enumerate(session, start=1):
             if done == args.warmup:
                 gc.collect()
                 state["baseline"] = rss_mb()
             if done % 50 == 0 or done == len(jobs):
                 samples.append((done, rss_mb()))
-
-        result = batch.run_batch(
-            jobs, lambda image: deblur(image, model=loaded, engine=engine), on_progress=on_progress
-        )
+        result = session.result
         elapsed = time.perf_counter() - started
         gc.collect()
         end = rss_mb()

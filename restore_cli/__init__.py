@@ -13,6 +13,7 @@ _LAZY = {
     "deblur": "restore_cli.tasks",
     "colorize": "restore_cli.tasks",
     "Pipeline": "restore_cli.tasks",
+    "Restorer": "restore_cli.restorer",
     "inspect_image": "restore_cli.tasks",
     "load_model": "restore_cli.weights",
     "read_image": "restore_cli.io",

@@ -1,8 +1,9 @@
 """Many images in one run: expand inputs, plan output paths, then process each image on its own.
 
 One contract: the commands' options become one :class:`BatchOptions` (checked when made), :func:`plan` turns
-them into :class:`Job` s, :func:`run_batch` gives a :class:`BatchResult` (records, counts and the exit code),
-and the CLI prints it. Three steps, so that every usage error is found before a model loads:
+them into :class:`Job` s, :func:`run` yields one :class:`BatchRecord` per job as it is done (the caller
+prints them; nothing here calls back) and keeps the :class:`BatchResult` (records, counts and the exit code).
+Three steps, so that every usage error is found before a model loads:
 
 1. :func:`expand_inputs` turns files, folders and globs into :class:`InputItem` s. A path that does not exist
    becomes an item carrying its error (reported with the others, never an exception); a folder contributes
@@ -11,10 +12,11 @@ and the CLI prints it. Three steps, so that every usage error is found before a 
 2. :func:`plan_outputs` picks one output per input (:class:`Job`). Output equal to any input, or two inputs
    sharing one output, is a :class:`UsageError`; an existing output fails that job unless ``overwrite``
    (replace) or ``skip_existing`` (skip).
-3. :func:`run_batch` reads, processes and writes each job (writes are atomic in ``io``); a failing image is
-   recorded and the next one starts. Ctrl-C abandons the current image (no partial file is left) and
-   returns a result marked ``interrupted`` (exit code 130), so the caller can print a summary; re-running
-   with ``skip_existing`` finishes the rest.
+3. :func:`run` reads, processes and writes each job through :func:`run_one` (the one job runner, which
+   :mod:`restore_cli.stream` shares; writes are atomic in ``io``); a failing image is recorded and the next
+   one starts. Ctrl-C abandons the current image (no partial file is left) and ends the run with its result
+   marked ``interrupted`` (exit code 130), so the caller can print a summary; re-running with
+   ``skip_existing`` finishes the rest.
 """
 
 from __future__ import annotations
@@ -23,21 +25,15 @@ import glob
 import os
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from restore_cli.errors import BadImageError, RestoreError, UsageError
+from restore_cli.choices import IMAGE_EXTENSIONS, OUTPUT_FORMATS
+from restore_cli.errors import BadImageError, RestoreError, UsageError, one_line
 from restore_cli.fsutil import contained
 
-IMAGE_EXTENSIONS = frozenset(
-    {".png", ".jpg", ".jpeg", ".jpe", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".mpo"}
-)
-"""Extensions picked up from folders and globs (files named explicitly are decoded by content whatever
-their extension)."""
-
-OUTPUT_FORMATS = ("png", "jpg", "webp", "tiff", "same")
 _GLOB_CHARS = frozenset("*?[")
 
 # Job and record statuses.
@@ -319,6 +315,12 @@ def _key(path: Path) -> str:
 # ----------------------------------------------------------------------------------------------- outputs
 
 
+def output_extension(fmt: str) -> str:
+    """The one spelling of an output format: lower case, no dot, ``jpeg`` -> ``jpg``, ``tif`` -> ``tiff``."""
+    fmt = (fmt or "png").lower().lstrip(".")
+    return {"jpeg": "jpg", "tif": "tiff"}.get(fmt, fmt)
+
+
 def _extension(item: InputItem, fmt: str) -> str:
     if fmt != "same":
         return fmt
@@ -356,11 +358,7 @@ def plan_outputs(
     (its extension picks the format), otherwise a folder under which each folder input's tree is mirrored.
     Raises UsageError when an output would be an input or two inputs would share an output.
     """
-    fmt = (fmt or "png").lower().lstrip(".")
-    if fmt == "jpeg":
-        fmt = "jpg"
-    if fmt == "tif":
-        fmt = "tiff"
+    fmt = output_extension(fmt)
     if fmt not in OUTPUT_FORMATS:
         raise UsageError(f"unknown output format {fmt!r}; use {', '.join(OUTPUT_FORMATS)}")
     if overwrite and skip_existing:
@@ -473,86 +471,127 @@ def plan(options: BatchOptions) -> list[Job]:
 # ------------------------------------------------------------------------------------------------ running
 
 
+class Run:
+    """One run over many images: iterate it to process them; each :class:`BatchRecord` is yielded as soon as
+    it exists (the caller prints it), and :attr:`result` holds them all with the counts and exit code.
+
+    Ctrl-C while an image is processed abandons that image (its record says to re-run with
+    ``--skip-existing``) and ends the iteration; between images it ends it too. Either way
+    ``result.interrupted`` is set. A caller interrupted while handling a record calls :meth:`interrupt`.
+    """
+
+    def __init__(self, attempts: Iterable[tuple[BatchRecord, bool]]) -> None:
+        self._attempts = attempts
+        self.result = BatchResult()
+
+    def __iter__(self) -> Iterator[BatchRecord]:
+        try:
+            for record, finished in self._attempts:
+                self.result.records.append(record)
+                yield record
+                if not finished:
+                    self.interrupt()
+                    return
+        except KeyboardInterrupt:  # between images
+            self.interrupt()
+
+    def interrupt(self) -> None:
+        """Mark the run as stopped by Ctrl-C (exit code 130)."""
+        self.result.interrupted = True
+
+
+def run(
+    jobs: list[Job],
+    process: Callable[[Any], Any],
+    *,
+    read_kwargs: dict[str, Any] | None = None,
+    write_kwargs: dict[str, Any] | None = None,
+) -> Run:
+    """Read, ``process`` and write each pending job as the returned :class:`Run` is iterated.
+
+    ``process`` takes an :class:`restore_cli.io.Image` and returns one, or a
+    :class:`restore_cli.restorer.Restored` (image and steps; the steps go into the record), e.g. a
+    ``Restorer``'s ``run``. An image the output format cannot hold (transparency into JPEG) fails before
+    ``process`` runs. Jobs the plan already skipped or failed give their record without any work.
+    """
+    from restore_cli import io
+
+    reading = dict(read_kwargs or {})
+    writing = dict(write_kwargs or {})
+
+    def attempts() -> Iterator[tuple[BatchRecord, bool]]:
+        for job in jobs:
+            source, target = str(job.input), str(job.output) if job.output is not None else None
+            if not job.pending:
+                yield BatchRecord(source, target, job.status, job.message), True
+                continue
+            yield run_one(
+                source,
+                target,
+                read=lambda job=job: io.read_image(job.input, **reading),
+                check=lambda image, job=job: io.check_writable(image, job.output),
+                process=process,
+                write=lambda image, job=job: io.write_image(image, job.output, **writing),
+            )
+
+    return Run(attempts())
+
+
 def run_batch(
     jobs: list[Job],
     process: Callable[[Any], Any],
     *,
-    on_progress: Callable[[BatchRecord], None] | None = None,
     read_kwargs: dict[str, Any] | None = None,
     write_kwargs: dict[str, Any] | None = None,
 ) -> BatchResult:
-    """Read, ``process`` and write each pending job; one failure never stops the others.
-
-    ``process`` takes an :class:`restore_cli.io.Image` and returns one, or a
-    :class:`restore_cli.tasks.Restored` (image and steps; the steps go into the record). An image the
-    output format cannot hold (transparency into JPEG) fails before ``process`` runs.
-    ``on_progress(record)`` is called once per record, as soon as it exists. Ctrl-C (here, or in
-    ``on_progress``) abandons the image in hand (atomic writes leave nothing) and returns the result with
-    ``interrupted=True``; the abandoned image's record says to re-run with ``--skip-existing``.
-    """
-    read_kwargs = dict(read_kwargs or {})
-    write_kwargs = dict(write_kwargs or {})
-    result = BatchResult()
-
-    def emit(record: BatchRecord) -> None:
-        result.records.append(record)
-        if on_progress is not None:
-            on_progress(record)
-
-    try:
-        for job in jobs:
-            if not _run_job(job, process, emit, read_kwargs, write_kwargs):
-                result.interrupted = True
-                break
-    except KeyboardInterrupt:  # between images, or while the caller showed a record
-        result.interrupted = True
-    return result
+    """:func:`run` to the end, for callers with nothing to show per image: the :class:`BatchResult`."""
+    session = run(jobs, process, read_kwargs=read_kwargs, write_kwargs=write_kwargs)
+    for _ in session:
+        pass
+    return session.result
 
 
-def _run_job(
-    job: Job,
+def run_one(
+    source: str,
+    target: str | None,
+    *,
+    read: Callable[[], Any],
+    check: Callable[[Any], None],
     process: Callable[[Any], Any],
-    emit: Callable[[BatchRecord], None],
-    read_kwargs: dict[str, Any],
-    write_kwargs: dict[str, Any],
-) -> bool:
-    """Process one job and emit its record; False when Ctrl-C abandoned it."""
-    from restore_cli import io
+    write: Callable[[Any], None],
+) -> tuple[BatchRecord, bool]:
+    """The one job runner: ``read`` an image, ``check`` it can be written, ``process`` it, ``write`` it.
 
-    source = str(job.input)
-    target = str(job.output) if job.output is not None else None
-    if not job.pending:
-        emit(BatchRecord(source, target, job.status, job.message))
-        return True
+    Returns its record and False when Ctrl-C abandoned it. A RestoreError fails the record with its one-line
+    message; any other error too (with its traceback kept for ``--debug``), so one image never stops a batch.
+    """
     started = time.perf_counter()
     size: list[int] | None = None
     try:
-        image = io.read_image(job.input, **read_kwargs)
+        image = read()
         size = [int(image.pixels.shape[1]), int(image.pixels.shape[0])]
-        io.check_writable(image, job.output)
-        restored, steps = _processed(process(image), job.input)
-        io.write_image(restored, job.output, **write_kwargs)
+        check(image)
+        restored, steps = _processed(process(image), Path(source))
+        write(restored)
     except KeyboardInterrupt:
         message = "interrupted before this image was written; re-run with --skip-existing to finish"
-        emit(BatchRecord(source, target, FAILED, message, time.perf_counter() - started, size))
-        return False
+        return BatchRecord(source, target, FAILED, message, time.perf_counter() - started, size), False
     except RestoreError as err:
-        message = _one_line(str(err))
-        emit(BatchRecord(source, target, FAILED, message, time.perf_counter() - started, size, exception=err))
+        seconds = time.perf_counter() - started
+        return BatchRecord(source, target, FAILED, one_line(err), seconds, size, exception=err), True
     except Exception as err:  # a bug or library error in one image must not stop the batch
-        message = f"{source}: unexpected {type(err).__name__}: {_one_line(str(err))} (rerun with --debug)"
+        message = f"{source}: unexpected {type(err).__name__}: {one_line(err)} (rerun with --debug)"
         seconds = time.perf_counter() - started
         text = traceback.format_exc()
-        emit(BatchRecord(source, target, FAILED, message, seconds, size, exception=err, traceback=text))
-    else:
-        emit(BatchRecord(source, target, OK, "", time.perf_counter() - started, size, steps))
-    return True
+        record = BatchRecord(source, target, FAILED, message, seconds, size, exception=err, traceback=text)
+        return record, True
+    return BatchRecord(source, target, OK, "", time.perf_counter() - started, size, steps), True
 
 
 def _processed(result: Any, source: Path) -> tuple[Any, list[str] | None]:
     """The image and steps from what ``process`` returned (an io.Image, or a tasks.Restored)."""
     from restore_cli import io
-    from restore_cli.tasks import Restored
+    from restore_cli.restorer import Restored
 
     image, steps = (result.image, list(result.steps)) if isinstance(result, Restored) else (result, None)
     if not isinstance(image, io.Image):
@@ -597,10 +636,6 @@ def no_images_hint(inputs: Iterable[str], recursive: bool) -> str:
     return f"no images found in {text}{hint}"
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
 __all__ = [
     "IMAGE_EXTENSIONS",
     "OUTPUT_FORMATS",
@@ -613,8 +648,12 @@ __all__ = [
     "hint_cp_style",
     "expand_inputs",
     "no_images_hint",
+    "output_extension",
     "plan",
     "plan_outputs",
     "read_kwargs",
+    "Run",
+    "run",
     "run_batch",
+    "run_one",
 ]

@@ -44,3 +44,8 @@ class NoDefaultWeightsError(BadWeightsError):
 
 class OutOfMemoryError(RestoreError):
     """The device ran out of memory even at the smallest tile size."""
+
+
+def one_line(text: object) -> str:
+    """``text`` on one line (newlines and runs of spaces become one space): every message shown to a user."""
+    return " ".join(str(text).split())

@@ -14,17 +14,15 @@ Rules (checked by :func:`check_stream` before any model loads):
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from restore_cli.batch import FAILED, OK, SKIPPED, BatchRecord, BatchResult, _processed
-from restore_cli.errors import BadImageError, RestoreError, UsageError
+from restore_cli.batch import SKIPPED, BatchRecord, Run, output_extension, run_one
+from restore_cli.choices import OUTPUT_FORMATS
+from restore_cli.errors import BadImageError, UsageError
 
 STDIO = "-"
-
-_FORMAT_EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "TIFF": "tiff"}
 
 
 def wants_stream(inputs: Sequence[str], output: str | None) -> bool:
@@ -67,10 +65,14 @@ def check_stream(
 
 
 def _stdout_extension(fmt: str, image: Any, source: str) -> str:
-    fmt = fmt.lower().lstrip(".")
+    fmt = output_extension(fmt)
     if fmt != "same":
-        return {"jpeg": "jpg", "tif": "tiff"}.get(fmt, fmt)
-    ext = _FORMAT_EXTENSIONS.get(str(image.format or "").upper())
+        return fmt
+    from restore_cli.io import SUPPORTED_OUTPUT_FORMATS
+
+    written = str(image.format or "").upper()
+    formats = SUPPORTED_OUTPUT_FORMATS.items()
+    ext = next((e for e, name in formats if name == written and e in OUTPUT_FORMATS), None)
     if ext is None:
         raise BadImageError(
             f"--format same cannot write {image.format or 'this format'}; use --format png, jpg, webp, tiff",
@@ -79,7 +81,7 @@ def _stdout_extension(fmt: str, image: Any, source: str) -> str:
     return ext
 
 
-def run_stream(
+def run(
     source: str,
     output: str,
     process: Callable[[Any], Any],
@@ -88,66 +90,46 @@ def run_stream(
     read_kwargs: dict[str, Any] | None = None,
     write_kwargs: dict[str, Any] | None = None,
     skip_existing: bool = False,
-    on_progress: Callable[[BatchRecord], None] | None = None,
     stdin: BinaryIO | None = None,
     stdout: BinaryIO | None = None,
-) -> BatchResult:
-    """Read one image (a file, or standard input for ``-``), ``process`` it and write it (a file, or standard
-    output for ``-``). Failures become a failed record, and ``on_progress`` sees the one record, as in
-    :func:`restore_cli.batch.run_batch`."""
-    result = BatchResult()
-    record = _run(source, output, process, fmt, dict(read_kwargs or {}), dict(write_kwargs or {}),
-                  skip_existing, stdin, stdout)  # fmt: skip
-    result.records.append(record)
-    if on_progress is not None:
-        on_progress(record)
-    return result
-
-
-def _run(
-    source: str,
-    output: str,
-    process: Callable[[Any], Any],
-    fmt: str,
-    read_kwargs: dict[str, Any],
-    write_kwargs: dict[str, Any],
-    skip_existing: bool,
-    stdin: BinaryIO | None,
-    stdout: BinaryIO | None,
-) -> BatchRecord:
+) -> Run:
+    """One image as a :class:`restore_cli.batch.Run`: read it (a file, or standard input for ``-``),
+    ``process`` it and write it (a file, or standard output for ``-``) through the batch's one job runner,
+    so failures, Ctrl-C and the record are those of :func:`restore_cli.batch.run`."""
     from restore_cli import io
 
+    reading, writing = dict(read_kwargs or {}), dict(write_kwargs or {})
     label = "<stdin>" if source == STDIO else source
     target = "<stdout>" if output == STDIO else output
-    if output != STDIO and skip_existing and Path(output).expanduser().exists():
-        return BatchRecord(label, target, SKIPPED, "output exists")
-    started = time.perf_counter()
-    size: list[int] | None = None
-    try:
+
+    def read() -> Any:
         if source == STDIO:
-            data = (stdin or sys.stdin.buffer).read()
-            image = io.read_image_bytes(data, label, **read_kwargs)
-        else:
-            image = io.read_image(Path(source).expanduser(), **read_kwargs)
-        size = [int(image.pixels.shape[1]), int(image.pixels.shape[0])]
+            return io.read_image_bytes((stdin or sys.stdin.buffer).read(), label, **reading)
+        return io.read_image(Path(source).expanduser(), **reading)
+
+    def check(image: Any) -> None:
         if output == STDIO:
-            extension = _stdout_extension(fmt, image, label)
-            io.check_writable(image, target, extension)
+            io.check_writable(image, target, _stdout_extension(fmt, image, label))
         else:
             io.check_writable(image, Path(output).expanduser())
-        restored, steps = _processed(process(image), Path(label))
-        if output == STDIO:
-            options = {k: v for k, v in write_kwargs.items() if k in ("keep_metadata", "quality")}
-            payload = io.encode_image(restored, extension, name=target, **options)
-            sink = stdout or sys.stdout.buffer
-            sink.write(payload)
-            sink.flush()
-        else:
-            io.write_image(restored, Path(output).expanduser(), **write_kwargs)
-    except RestoreError as err:
-        message = " ".join(str(err).split())
-        return BatchRecord(label, target, FAILED, message, time.perf_counter() - started, size, exception=err)
-    return BatchRecord(label, target, OK, "", time.perf_counter() - started, size, steps)
+
+    def write(image: Any) -> None:
+        if output != STDIO:
+            io.write_image(image, Path(output).expanduser(), **writing)
+            return
+        options = {k: v for k, v in writing.items() if k in ("keep_metadata", "quality")}
+        payload = io.encode_image(image, _stdout_extension(fmt, image, label), name=target, **options)
+        sink = stdout or sys.stdout.buffer
+        sink.write(payload)
+        sink.flush()
+
+    def attempts() -> Iterator[tuple[BatchRecord, bool]]:
+        if output != STDIO and skip_existing and Path(output).expanduser().exists():
+            yield BatchRecord(label, target, SKIPPED, "output exists"), True
+            return
+        yield run_one(label, target, read=read, check=check, process=process, write=write)
+
+    return Run(attempts())
 
 
-__all__ = ["STDIO", "check_stream", "run_stream", "wants_stream"]
+__all__ = ["STDIO", "check_stream", "run", "wants_stream"]

@@ -500,14 +500,10 @@ def defaults() -> dict[str, WeightsEntry]:
 
 
 def default_for(task: str) -> WeightsEntry | None:
-    """The default weights for ``task``; ``deblur-gray`` falls back to the RGB deblur default."""
+    """The default weights for ``task`` itself, or None (no fallback: which model a gray image gets when
+    there is no gray default is decided in one place, ``restorer.Restorer.deblur_model``)."""
     _check_task(task)
-    table = defaults()
-    if task in table:
-        return table[task]
-    if task == "deblur-gray":
-        return table.get("deblur")
-    return None
+    return defaults().get(task)
 
 
 def set_default(name: str, task: str) -> WeightsEntry:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from restore_cli import io
-from restore_cli.batch import FAILED, OK, PENDING, SKIPPED, expand_inputs, plan_outputs, run_batch
+from restore_cli.batch import FAILED, OK, PENDING, SKIPPED, expand_inputs, plan_outputs, run, run_batch
 from restore_cli.errors import BadImageError, UsageError
 
 
@@ -145,7 +145,12 @@ def test_batch_continues_past_bad_file(tmp_path):
     jobs = plan_outputs(items, output=str(tmp_path / "out"), suffix="_inv")
     before = {p: p.read_bytes() for p in (good1, good2, bad)}
     seen = []
-    result = run_batch(jobs, invert, on_progress=seen.append)
+    session = run(jobs, invert)
+    for record in session:  # each record comes as soon as its image is done: written before the next starts
+        seen.append(record)
+        if record.status == OK:
+            assert Path(record.output).exists()
+    result = session.result
     assert [r.status for r in result.records] == [OK, FAILED, OK]
     assert seen == result.records and result.exit_code == 1 and not result.interrupted
     assert "2.jpg" in result.records[1].message
@@ -227,19 +232,22 @@ def test_result_counts_and_exit_code_are_the_contract(tmp_path):
 
 
 def test_interrupt_while_a_record_is_shown_still_returns_the_result(tmp_path):
-    """Ctrl-C during on_progress (the CLI printing a line) stops the run with a result, not an exception."""
+    """Ctrl-C while the caller shows a record (the CLI printing): the run stops there, with a result."""
     for i in range(3):
         make_png(tmp_path / f"{i}.png", 10 + i)
     seen = []
-
-    def show(record):
-        seen.append(record)
-        raise KeyboardInterrupt
-
-    result = run_batch(plan_outputs(expand_inputs([str(tmp_path)])), invert, on_progress=show)
+    session = run(plan_outputs(expand_inputs([str(tmp_path)])), invert)
+    try:
+        for record in session:
+            seen.append(record)
+            raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        session.interrupt()
+    result = session.result
     assert result.interrupted and result.exit_code == 130
     assert seen == result.records and [r.status for r in result.records] == [OK]
     assert result.failed == 0 and result.ok == 1
+    assert sorted(p.name for p in tmp_path.glob("*_deblurred.png")) == ["0_deblurred.png"]  # no more started
 
 
 def test_overwrite_replaces_existing_output(tmp_path):

@@ -344,3 +344,31 @@ def test_cli_pipeline_orders_with_both_models(
     assert records[0]["colorfulness"] == pytest.approx(0.0)  # the baseline is the blurred gray input
     assert all(r["ab_error"] is not None and r["psnr"] is not None for r in records)
     assert records[1]["model"] == "tiny-deblur + tiny-colorize"
+
+
+def test_rows_of_loaded_models_run_through_the_restorer(
+    monkeypatch: pytest.MonkeyPatch, tiny_deblur_weights: Path, tiny_colorize_weights: Path
+) -> None:
+    """Pipeline rows are the product's pipeline: a gray input is deblurred on one channel, as by restore."""
+    from restore_cli import tasks
+    from restore_cli.engine import Engine
+
+    seen: list[int] = []
+    real = Engine.run_deblur
+
+    def spy(self, loaded, pixels, **kwargs):
+        seen.append(pixels.shape[2])
+        return real(self, loaded, pixels, **kwargs)
+
+    monkeypatch.setattr(Engine, "run_deblur", spy)
+    refs = [str(tiny_deblur_weights), str(tiny_colorize_weights)]
+    models, _, _ = runner.load_bench_models(refs, task="pipeline", device="cpu")
+    rows = build_rows("pipeline", models, orders=["deblur-first", "colorize-first"])
+    assert rows[0].session is None and all(row.session is not None for row in rows[1:])
+    data = datasets.synthetic(count=1, task="pipeline", height=32, width=48)
+    result = run_benchmark(data, rows, warmup=False)
+    assert seen == [1, 3] and [r["order"] for r in result.records[1:]] == ["deblur-first", "colorize-first"]
+    pixels = data.samples[0].load()[0].astype(np.float32) / 255
+    deblur, colorizer = (m.loaded for m in models)
+    product = tasks.Pipeline(deblur_model=deblur, colorize_model=colorizer, engine=Engine("cpu"))
+    np.testing.assert_allclose(runner._apply(rows[1], pixels), product(pixels), atol=1e-6)

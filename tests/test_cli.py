@@ -515,15 +515,41 @@ def test_unavailable_device_is_a_usage_error_before_loading(
     assert len(lines) == 1 and "cuda" in lines[0]
 
 
+def install_gray_default(folder: Path) -> None:
+    """A tiny one-channel NAFNet, installed as the user's gray deblur default (``tiny-gray``)."""
+    import torch
+
+    from restore_cli.models import create_model
+    from restore_cli.weights import add_user_weights, save_weights
+
+    hyper = {"in_channels": 1, "width": 4, "enc_blocks": [1], "middle_blocks": 1, "dec_blocks": [1]}
+    torch.manual_seed(1)
+    path = folder / "gray.safetensors"
+    save_weights(path, create_model("nafnet", **hyper), "nafnet", hyper)
+    add_user_weights(path, "tiny-gray", default_for=["deblur-gray"])
+
+
+def count_loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The task of every ``weights.load_model`` call from now on (the file is still read and built)."""
+    from restore_cli import weights
+
+    loads: list[str] = []
+    real_load = weights.load_model
+
+    def counting_load(ref=None, **kwargs):
+        loads.append(kwargs.get("task"))
+        return real_load(ref, **kwargs)
+
+    monkeypatch.setattr(weights, "load_model", counting_load)
+    return loads
+
+
 def test_default_and_named_weights(
     cli_runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_deblur_weights: Path, no_shipped_weights
 ) -> None:
     """User defaults replace --weights; gray images get the gray default; --model picks by name."""
-    import torch
-
     from restore_cli.engine import Engine
-    from restore_cli.models import create_model
-    from restore_cli.weights import add_user_weights, save_weights
+    from restore_cli.weights import add_user_weights
 
     used: dict[int, int] = {}
     real_run = Engine.run_deblur
@@ -535,11 +561,7 @@ def test_default_and_named_weights(
     monkeypatch.setattr(Engine, "run_deblur", spy)
 
     add_user_weights(tiny_deblur_weights, "tiny-rgb", default_for=["deblur"])
-    gray_hyper = {"in_channels": 1, "width": 4, "enc_blocks": [1], "middle_blocks": 1, "dec_blocks": [1]}
-    torch.manual_seed(1)
-    gray_file = tmp_path / "gray.safetensors"
-    save_weights(gray_file, create_model("nafnet", **gray_hyper), "nafnet", gray_hyper)
-    add_user_weights(gray_file, "tiny-gray", default_for=["deblur-gray"])
+    install_gray_default(tmp_path)
 
     colour = write_photo(tmp_path / "colour.png")
     gray = write_photo(tmp_path / "gray.png", mode="L")
@@ -566,24 +588,89 @@ def test_default_weights_read_once_per_run(
     command: str,
 ) -> None:
     """With no gray default, the RGB default is read, hashed and built once (not again as gray fallback)."""
-    from restore_cli import weights
     from restore_cli.weights import add_user_weights
 
     add_user_weights(tiny_deblur_weights, "tiny-rgb", default_for=["deblur"])
     add_user_weights(tiny_colorize_weights, "tiny-colorize", default_for=["colorize"])
-    loads: list[str] = []
-    real_load = weights.load_model
-
-    def counting_load(ref=None, **kwargs):
-        loads.append(kwargs.get("task"))
-        return real_load(ref, **kwargs)
-
-    monkeypatch.setattr(weights, "load_model", counting_load)
+    loads = count_loads(monkeypatch)
     colour = write_photo(tmp_path / "colour.png")
     gray = write_photo(tmp_path / "gray.png", mode="L")
     result = invoke(cli_runner, command, colour, gray)
     assert result.exit_code == 0, stderr_of(result)
     assert loads.count("deblur") + loads.count("deblur-gray") == 1, loads
+
+
+@pytest.mark.parametrize("gray_default", [True, False])
+def test_gray_rgb_photo_is_deblurred_alike_by_deblur_and_pipeline(
+    cli_runner,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tiny_deblur_weights: Path,
+    tiny_colorize_weights: Path,
+    no_shipped_weights,
+    gray_default: bool,
+) -> None:
+    """A gray photo stored as RGB is deblurred on one channel (the gray model when there is one) by both
+    commands; deblur writes it back as RGB with equal channels."""
+    from restore_cli.engine import Engine
+    from restore_cli.weights import add_user_weights
+
+    add_user_weights(tiny_deblur_weights, "tiny-rgb", default_for=["deblur"])
+    add_user_weights(tiny_colorize_weights, "tiny-colorize", default_for=["colorize"])
+    if gray_default:
+        install_gray_default(tmp_path)
+    calls: list[tuple[str, int, np.ndarray]] = []
+    real_run = Engine.run_deblur
+
+    def spy(self, loaded, pixels, *args, **kwargs):
+        calls.append((loaded.name, loaded.in_channels, pixels.copy()))
+        return real_run(self, loaded, pixels, *args, **kwargs)
+
+    monkeypatch.setattr(Engine, "run_deblur", spy)
+    photo = tmp_path / "g.png"
+    PILImage.open(write_photo(tmp_path / "l.png", mode="L")).convert("RGB").save(photo)
+    deblurred = invoke(cli_runner, "deblur", photo)
+    restored = invoke(cli_runner, "pipeline", photo)
+    assert deblurred.exit_code == 0 and restored.exit_code == 0, stderr_of(deblurred) + stderr_of(restored)
+    (name_a, channels_a, seen_a), (name_b, channels_b, seen_b) = calls
+    expected = ("tiny-gray", 1) if gray_default else ("tiny-rgb", 3)
+    assert (name_a, channels_a) == (name_b, channels_b) == expected
+    assert seen_a.shape[-1] == seen_b.shape[-1] == 1
+    np.testing.assert_array_equal(seen_a, seen_b)
+    out = PILImage.open(tmp_path / "g_deblurred.png")
+    assert out.mode == "RGB"
+    pixels = np.asarray(out).astype(int)
+    assert (pixels[..., 0] == pixels[..., 1]).all() and (pixels[..., 1] == pixels[..., 2]).all()
+
+
+def test_order_auto_loads_only_what_a_run_needs(
+    cli_runner,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tiny_deblur_weights: Path,
+    tiny_colorize_weights: Path,
+    no_shipped_weights,
+) -> None:
+    """Defaults load on first need: a sharp colour photo loads none; a user-named bad file fails up front."""
+    from restore_cli.weights import add_user_weights
+    from tests.imagefactory import make_scene
+
+    add_user_weights(tiny_deblur_weights, "tiny-rgb", default_for=["deblur"])
+    add_user_weights(tiny_colorize_weights, "tiny-colorize", default_for=["colorize"])
+    loads = count_loads(monkeypatch)
+
+    sharp = tmp_path / "sharp.png"
+    PILImage.fromarray(make_scene(96, 128, seed=2)).save(sharp)
+    result = invoke(cli_runner, "pipeline", sharp, "--order", "auto", "--json")
+    assert result.exit_code == 0, stderr_of(result)
+    assert json.loads(result.stdout)["steps"] == ["unchanged"] and loads == []
+    assert "deblur tiny-rgb, colorize tiny-colorize" in stderr_of(result)  # named from the manifest
+
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not safetensors")
+    failed = invoke(cli_runner, "pipeline", sharp, "--order", "auto", "--deblur-weights", bad, "--overwrite")
+    assert failed.exit_code == 1 and len(errors_in(stderr_of(failed))) == 1
+    assert "bad.safetensors" in stderr_of(failed) and failed.stdout == ""  # before the first image
 
 
 # --- the batch contract: each record reported once, counts and exit code from BatchResult
@@ -644,3 +731,41 @@ def test_interrupt_exits_130_from_the_batch_result(
     assert [r["status"] for r in records] == ["ok", "failed"]  # each once; the third never started
     assert "--skip-existing" in records[1]["message"]
     assert sorted(p.name for p in out.iterdir()) == ["0_deblurred.png"]
+
+
+def test_interrupt_while_a_record_is_printed_exits_130_and_starts_nothing_more(
+    cli_runner, tmp_path: Path, tiny_deblur_weights: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while the CLI prints the first record: the run stops there; summary and 130 from the result."""
+    from restore_cli.cli import common
+
+    folder = tmp_path / "in"
+    for i in range(3):
+        write_photo(folder / f"{i}.png", seed=i)
+
+    def interrupt(self, record):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(common.Printer, "record", interrupt)
+    out = tmp_path / "out"
+    result = invoke(cli_runner, "deblur", folder, "-o", out, "-w", tiny_deblur_weights)
+    assert result.exit_code == 130
+    assert "1 written, 0 skipped, 0 failed" in stderr_of(result)
+    assert sorted(p.name for p in out.iterdir()) == ["0_deblurred.png"]
+
+
+def test_interrupt_of_a_stdout_stream_exits_130(
+    cli_runner, tmp_path: Path, tiny_deblur_weights: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`-o -` goes through the batch's job runner: Ctrl-C while encoding is a failed record and exit 130."""
+    from restore_cli import io
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(io, "encode_image", interrupted)
+    src = write_photo(tmp_path / "p.png")
+    result = invoke(cli_runner, "deblur", src, "-o", "-", "-w", tiny_deblur_weights)
+    assert result.exit_code == 130
+    err = stderr_of(result)
+    assert "0 written, 0 skipped, 1 failed" in err and "--skip-existing" in err

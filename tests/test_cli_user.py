@@ -172,12 +172,13 @@ def test_start_line_names_model_device_threads_precision(
 @pytest.mark.parametrize("command", ["deblur", "colorize", "pipeline"])
 def test_threads_is_passed_to_the_engine(cli_runner, tmp_path: Path, monkeypatch, command: str) -> None:
     from restore_cli.cli import common
+    from restore_cli.errors import UsageError
 
     seen: list[int | None] = []
 
     def fake_engine(device, precision, threads=None):
         seen.append(threads)
-        raise common.UsageError("stop here")
+        raise UsageError("stop here")
 
     monkeypatch.setattr(common, "make_engine", fake_engine)
     src = colour_photo(tmp_path / "p.png")

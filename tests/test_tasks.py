@@ -153,20 +153,24 @@ def test_no_default_weights_is_a_clear_error(engine, no_shipped_weights):
         tasks.colorize(sharp_rgb(), engine=engine)
 
 
-def test_gray_default_falls_back_to_rgb_default(engine, monkeypatch):
+def test_gray_image_without_gray_default_gets_the_rgb_default(engine, monkeypatch, no_shipped_weights):
+    """With no gray default installed, a gray image is deblurred by the RGB default, loaded once."""
+    from restore_cli import weights
+
+    monkeypatch.setattr(weights, "default_for", lambda task: None if task == "deblur-gray" else object())
     asked: list[str] = []
 
-    def fake_load(ref, task, device):
+    def fake_load(ref=None, *, task, device="cpu"):
         asked.append(task)
-        if task == "deblur-gray":
-            raise NoDefaultWeightsError("no gray default")
         return DARKEN
 
-    monkeypatch.setattr(tasks, "_load_cached", fake_load)
+    monkeypatch.setattr(weights, "load_model", fake_load)
+    tasks.clear_model_cache()
     gray = np.full((10, 12), 200, np.uint8)
     out = tasks.deblur(gray, engine=engine)
-    assert asked == ["deblur-gray", "deblur"] and out.shape == gray.shape
+    assert asked == ["deblur"] and out.shape == gray.shape
     assert abs(int(out[0, 0]) - 160) <= 1
+    tasks.clear_model_cache()
 
 
 def test_colorize_gray_gives_rgb_with_same_lightness(engine):

@@ -245,12 +245,12 @@ def test_unknown_name_lists_known():
         W.load_model("nothing-here", task="deblur")
 
 
-def test_defaults_user_wins_and_gray_falls_back(isolated_dirs, tmp_path):
+def test_defaults_user_wins_and_gray_has_no_fallback(isolated_dirs, tmp_path):
     shipped_file = isolated_dirs / "s.safetensors"
     save_tiny(shipped_file)
     ship(isolated_dirs, "shipped-one", shipped_file, default_for=["deblur"])
     assert W.default_for("deblur").name == "shipped-one"
-    assert W.default_for("deblur-gray").name == "shipped-one"
+    assert W.default_for("deblur-gray") is None  # no fallback here: the Restorer picks the RGB default
     assert W.default_for("colorize") is None
     assert W.load_model(task="deblur").name == "shipped-one"
 

@@ -15,12 +15,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from restore_cli.choices import IMAGE_EXTENSIONS
 from restore_cli.data.scenes import render_scene
 from restore_cli.data.synth import blur_linear, motion_kernel
 from restore_cli.errors import UsageError
 from restore_cli.io import read_rgb8
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 NAMED = ("synthetic", "gopro", "hide", "realblur-j", "realblur-r", "reds", "kaggle-blur")
 
 
@@ -77,7 +77,7 @@ def _images(folder: Path) -> dict[str, Path]:
     """Image files under a folder, keyed by their path relative to it without the suffix."""
     found = {}
     for path in sorted(folder.rglob("*")):
-        if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+        if path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file():
             found[path.relative_to(folder).with_suffix("").as_posix()] = path
     return found
 

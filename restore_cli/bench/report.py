@@ -120,7 +120,8 @@ def markdown_table(records: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _json_value(value: Any) -> Any:
+def json_value(value: Any) -> Any:
+    """A record value as JSON holds it: NaN as null, infinities as "inf" / "-inf" (--json, --json-out)."""
     if isinstance(value, float) and not math.isfinite(value):
         return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
     return value
@@ -130,7 +131,7 @@ def write_json(path: Path, records: Sequence[dict[str, Any]], warnings: Sequence
     """``{"schema", "records": [...], "warnings": [...]}``; infinite PSNR is written as the string "inf"."""
     payload = {
         "schema": "restore-bench/1",
-        "records": [{k: _json_value(r.get(k)) for k in RECORD_KEYS} for r in records],
+        "records": [{k: json_value(r.get(k)) for k in RECORD_KEYS} for r in records],
         "warnings": list(warnings),
     }
     atomic_write(Path(path), json.dumps(payload, indent=2) + "\n")
@@ -259,6 +260,7 @@ def write_report(folder: Path, result: BenchResult) -> Path:
 
 __all__ = [
     "bar_chart",
+    "json_value",
     "contact_sheet",
     "markdown_table",
     "rich_table",

@@ -1,8 +1,11 @@
 """Run models over a benchmark dataset and measure quality, speed and memory, one record per row.
 
 A row is one way of producing outputs: the "do nothing" baseline (the blurred or gray input itself), a
-model run ``passes`` times, or a deblur + colorize pipeline in one order. Every row sees the same inputs, so
-the baseline row is the reference point for every other. Records are plain dicts with the keys in
+model run ``passes`` times, or a deblur + colorize pipeline in one order. Rows of loaded models run through
+the product's own path, a :class:`restore_cli.restorer.Restorer` preset (deblur rows the deblur preset,
+colorize rows the colorize one, pipeline rows the pipeline with the row's order), so gray handling and model
+choice are measured as users get them. Every row sees the same inputs, so the baseline row is the reference
+point for every other. Records are plain dicts with the keys in
 ``RECORD_KEYS`` (None where a measure does not apply), ready for a table, JSON or CSV.
 
 Timing covers only the model calls (not decoding or metrics), after one warm-up call per row, with
@@ -25,6 +28,7 @@ import numpy as np
 
 from restore_cli.bench import metrics
 from restore_cli.bench.datasets import Dataset
+from restore_cli.choices import FIXED_ORDERS
 from restore_cli.errors import NoDefaultWeightsError, UsageError
 
 SCHEMA = "restore-bench/1"
@@ -65,20 +69,25 @@ CROP = 160
 
 @dataclass
 class BenchModel:
-    """A model as the benchmark sees it: a name, a task and a function on float ``H x W x 3`` pixels.
+    """A model as the benchmark sees it: a name, a task, and how to run it.
 
-    ``run`` takes float32 pixels in [0, 1] and returns the same shape (deblur) or RGB (colorize).
-    ``module`` (a torch module, optional) is what parameters and MACs are counted on; ``probe_shape`` is the
-    N x C x H x W input used to count MACs (None: the deblur default for ``in_channels``).
+    A loaded model (``loaded``, with the ``engine`` and ``tile`` it runs with) runs through a Restorer; a
+    plain function ``run`` (float32 ``H x W x 3`` pixels in [0, 1] -> the same shape, or RGB for colorize)
+    is applied as it is. ``module`` (a torch module, optional) is what parameters and MACs are counted on;
+    ``probe_shape`` is the N x C x H x W input used to count MACs (None: the deblur default for
+    ``in_channels``).
     """
 
     name: str
     task: str
-    run: Callable[[np.ndarray], np.ndarray]
+    run: Callable[[np.ndarray], np.ndarray] | None = None
     module: Any = None
     weights: str | None = None
     in_channels: int = 3
     probe_shape: tuple[int, int, int, int] | None = None
+    loaded: Any = None
+    engine: Any = None
+    tile: int | str = "auto"
 
 
 @dataclass
@@ -89,6 +98,8 @@ class Row:
     steps: list[BenchModel]
     order: str | None = None
     passes: int = 1
+    session: Any = None
+    """The Restorer that makes this row's output when its models are loaded ones (see :func:`build_rows`)."""
 
     @property
     def is_baseline(self) -> bool:
@@ -146,20 +157,23 @@ def parse_int_list(text: str | Sequence[int] | None, what: str = "passes") -> li
 
 
 def parse_orders(text: str | Sequence[str] | None) -> list[str]:
-    """``"deblur-first,colorize-first"`` -> list; only those two orders exist."""
+    """``"deblur-first,colorize-first"`` -> list; the fixed orders only (every row runs both steps)."""
     if text is None:
-        return ["deblur-first"]
+        return [FIXED_ORDERS[0]]
     items = text if not isinstance(text, str) else [t for t in text.replace(" ", "").split(",") if t]
     for item in items:
-        if item not in ("deblur-first", "colorize-first"):
-            raise UsageError(f"--order takes deblur-first and/or colorize-first, got {item!r}")
-    return list(items) or ["deblur-first"]
+        if item not in FIXED_ORDERS:
+            raise UsageError(f"--order takes {' and/or '.join(FIXED_ORDERS)}, got {item!r}")
+    return list(items) or [FIXED_ORDERS[0]]
 
 
 def build_rows(
     task: str, models: Sequence[BenchModel], passes: Sequence[int] = (1,), orders: Sequence[str] = ()
 ) -> list[Row]:
-    """The baseline row, then one row per model and pass count (pipeline: per deblur x colorize x order)."""
+    """The baseline row, then one row per model and pass count (pipeline: per deblur x colorize x order).
+
+    Rows of loaded models get their Restorer preset (``Row.session``), made here once per row.
+    """
     rows = [Row("baseline (input)" if task != "colorize" else "baseline (gray)", [])]
     deblurrers = [m for m in models if m.task == "deblur"]
     colorizers = [m for m in models if m.task == "colorize"]
@@ -170,7 +184,7 @@ def build_rows(
     elif task == "colorize":
         rows += [Row(model.name, [model]) for model in colorizers]
     elif task == "pipeline":
-        for order in orders or ["deblur-first"]:
+        for order in orders or [FIXED_ORDERS[0]]:
             for deblurrer in deblurrers:
                 for colorizer in colorizers:
                     for p in passes:
@@ -180,7 +194,32 @@ def build_rows(
                         rows.append(Row(label, steps, order=order, passes=p))
     else:
         raise UsageError(f"unknown task {task!r}; use deblur, colorize or pipeline")
+    for row in rows:
+        row.session = _session(row)
     return rows
+
+
+def _session(row: Row) -> Any:
+    """The Restorer preset that makes ``row``'s output, or None (the baseline, or plain function models)."""
+    if not row.steps or any(step.loaded is None for step in row.steps):
+        return None
+    from restore_cli.restorer import Restorer
+
+    deblurrer = next((step for step in row.steps if step.task == "deblur"), None)
+    colorizer = next((step for step in row.steps if step.task == "colorize"), None)
+    first = row.steps[0]
+    common: dict[str, Any] = {"engine": first.engine, "tile": first.tile, "cache": {}}
+    if colorizer is None:
+        return Restorer(only="deblur", passes=row.passes, deblur_model=deblurrer.loaded, **common)
+    if deblurrer is None:  # as tasks.colorize: the benchmark's gray inputs are always colorized
+        return Restorer(only="colorize", recolor=True, colorize_model=colorizer.loaded, **common)
+    return Restorer(
+        order=row.order or FIXED_ORDERS[0],
+        passes=row.passes,
+        deblur_model=deblurrer.loaded,
+        colorize_model=colorizer.loaded,
+        **common,
+    )
 
 
 # -------------------------------------------------------------------------------------- measuring
@@ -361,14 +400,22 @@ def _crop_box(shape: tuple[int, ...]) -> tuple[slice, slice]:
 
 
 def _apply(row: Row, pixels: np.ndarray) -> np.ndarray:
+    """The row's output on float32 ``H x W x 3`` pixels: its Restorer, or its plain functions in turn."""
+    if row.session is not None:
+        return _rgb(row.session.run(pixels).image)
     image = pixels
     for step in row.steps:
-        image = np.asarray(step.run(image), dtype=np.float32)
-        if image.ndim == 2:
-            image = image[:, :, None]
-        if image.shape[2] == 1:
-            image = np.repeat(image, 3, axis=2)
+        if step.run is None:
+            raise UsageError(f"{step.name}: a benchmark model needs a loaded model or a run function")
+        image = _rgb(step.run(image))
     return image
+
+
+def _rgb(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim == 2:
+        image = image[:, :, None]
+    return np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image
 
 
 def _save(folder: Path, row: Row, name: str, image: np.ndarray) -> None:
@@ -597,28 +644,21 @@ def _wrap(loaded: Any, engine: Any, tile: str) -> BenchModel:
     task = "colorize" if loaded.spec.task == "colorize" else "deblur"
     if task == "colorize":
         work = int(loaded.work_size or 256)
-
-        def run(pixels: np.ndarray) -> np.ndarray:
-            return engine.run_colorize(loaded, pixels)
-
         probe = (1, 1, work, work)
     else:
-        tile_value: int | str = int(tile) if str(tile).isdigit() else tile
-
-        def run(pixels: np.ndarray) -> np.ndarray:
-            return engine.run_deblur(loaded, pixels, tile=tile_value)
-
         multiple = int(loaded.size_multiple or 1)
         side = max(multiple, (256 // multiple) * multiple)
         probe = (1, int(loaded.in_channels), side, side)
     return BenchModel(
         name=name,
         task=task,
-        run=run,
         module=loaded.module,
         weights=str(loaded.path),
         in_channels=int(loaded.in_channels),
         probe_shape=probe,
+        loaded=loaded,
+        engine=engine,
+        tile=int(tile) if str(tile).isdigit() else tile,
     )
 
 

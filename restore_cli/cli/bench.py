@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from restore_cli.cli import common
+from restore_cli.cli import common, options
 
 
 class BenchTask(str, Enum):
@@ -48,7 +48,7 @@ def bench(
     ] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Use only the first N images.")] = None,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
-    precision: common.PrecisionOpt = common.Precision.fp32,
+    precision: options.PrecisionOpt = options.Precision.fp32,
     tile: Annotated[str, typer.Option("--tile", help="Tile side: auto, 0 (whole image) or pixels.")] = "auto",
     passes: Annotated[
         str, typer.Option("--passes", help="Deblurring passes, e.g. 1,2,3 (one row each).")
@@ -89,7 +89,7 @@ def bench(
     save_outputs: Annotated[
         Path | None, typer.Option("--save-outputs", help="Write every model output (PNG) under this folder.")
     ] = None,
-    debug: common.Debug = False,
+    debug: options.Debug = False,
 ) -> None:
     """Benchmark models: [dim]restore bench --dataset gopro --root ~/data/GOPRO_Large[/dim]."""
     common.set_debug(debug)  # errors reach the root group's one handler (a traceback only with --debug)
@@ -133,8 +133,8 @@ def _bench(err, *, dataset, task, root, refs, limit, device, precision, tile, pa
     )
     from restore_cli.progress import progress_bar
 
-    common.check_threads(threads)
-    tile = str(common.parse_tile(tile))  # the image commands' one --tile rule
+    options.check_threads(threads)
+    tile = str(options.parse_tile(tile))  # the image commands' one --tile rule
     pass_list = parse_int_list(passes, "passes")
     orders = parse_orders(order)
     data = open_dataset(dataset, root=root, task=task, blur_gamma=blur_gamma).limited(limit)
@@ -163,7 +163,7 @@ def _bench(err, *, dataset, task, root, refs, limit, device, precision, tile, pa
         import sys
 
         for record in result.records:
-            clean = {k: reporting._json_value(record.get(k)) for k in reporting.RECORD_KEYS}
+            clean = {k: reporting.json_value(record.get(k)) for k in reporting.RECORD_KEYS}
             sys.stdout.write(json.dumps(clean) + "\n")
     else:
         out = Console(soft_wrap=True)

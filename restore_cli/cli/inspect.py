@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from restore_cli.cli import common
+from restore_cli.cli import common, options
 
 
 def _row(info: dict[str, Any]) -> str:
@@ -38,7 +38,7 @@ def inspect(
             metavar="IMAGES...",
         ),
     ],
-    recursive: common.Recursive = False,
+    recursive: options.Recursive = False,
     blur_threshold: Annotated[
         float | None,
         typer.Option(
@@ -48,11 +48,11 @@ def inspect(
             metavar="0..1",
         ),
     ] = None,
-    max_pixels: common.MaxPixels = None,
-    max_side: common.MaxSide = None,
-    frame: common.Frame = None,
-    json_output: common.JsonOut = False,
-    debug: common.Debug = False,
+    max_pixels: options.MaxPixels = None,
+    max_side: options.MaxSide = None,
+    frame: options.Frame = None,
+    json_output: options.JsonOut = False,
+    debug: options.Debug = False,
 ) -> None:
     """Print size, mode, bit depth, gray or not, blur score, and what [bold]--order auto[/bold] would do."""
     from restore_cli import batch, io

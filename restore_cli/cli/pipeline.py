@@ -3,53 +3,33 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from restore_cli.cli import common
-from restore_cli.cli.colorize import Strength
+from restore_cli.cli import common, options
 
 _PIPE = "Pipeline"
 
 
-def _load(ref: str | None, task: str, device: str) -> Any:
-    """Load one of the pipeline's models; a missing default names the pipeline's own options."""
-    from restore_cli.errors import NoDefaultWeightsError
-    from restore_cli.weights import load_model
-
-    try:
-        return load_model(ref, task=task, device=device)
-    except NoDefaultWeightsError:
-        raise NoDefaultWeightsError(
-            f"no default {task} weights are installed; pass --{task}-weights FILE.safetensors or "
-            f"--{task}-model NAME (see `restore weights list`)"
-        ) from None
-
-
 def pipeline(
-    inputs: common.Inputs,
-    recursive: common.Recursive = False,
-    output: common.Output = None,
-    suffix: Annotated[
-        str,
-        typer.Option(
-            "--suffix", help="Added to the output file name.", rich_help_panel=common._IN, metavar="TEXT"
-        ),
-    ] = "_restored",
-    fmt: common.Format = common.OutputFormat.png,
-    quality: common.Quality = 95,
-    overwrite: common.Overwrite = False,
-    skip_existing: common.SkipExisting = False,
+    inputs: options.Inputs,
+    recursive: options.Recursive = False,
+    output: options.Output = None,
+    suffix: options.Suffix = "_restored",
+    fmt: options.Format = options.OutputFormat.png,
+    quality: options.Quality = 95,
+    overwrite: options.Overwrite = False,
+    skip_existing: options.SkipExisting = False,
     order: Annotated[
-        common.Order,
+        options.Order,
         typer.Option(
             "--order",
             help="deblur-first (deblur, then colorize gray images), colorize-first, or auto: "
             "deblur only images the blur detector finds blurry.",
             rich_help_panel=_PIPE,
         ),
-    ] = common.Order.deblur_first,
+    ] = options.Order("deblur-first"),
     blur_threshold: Annotated[
         float | None,
         typer.Option(
@@ -61,12 +41,12 @@ def pipeline(
             metavar="0..1",
         ),
     ] = None,
-    recolor: common.Recolor = False,
-    passes: common.Passes = 1,
+    recolor: options.Recolor = False,
+    passes: options.Passes = 1,
     deblur_model: Annotated[
         str | None,
         typer.Option(
-            "--deblur-model", help="Deblur weights by name.", rich_help_panel=common._MODEL, metavar="NAME"
+            "--deblur-model", help="Deblur weights by name.", rich_help_panel=options.MODEL, metavar="NAME"
         ),
     ] = None,
     deblur_weights: Annotated[
@@ -74,7 +54,7 @@ def pipeline(
         typer.Option(
             "--deblur-weights",
             help="Deblur .safetensors file.",
-            rich_help_panel=common._MODEL,
+            rich_help_panel=options.MODEL,
             metavar="FILE",
         ),
     ] = None,
@@ -83,7 +63,7 @@ def pipeline(
         typer.Option(
             "--colorize-model",
             help="Colorize weights by name.",
-            rich_help_panel=common._MODEL,
+            rich_help_panel=options.MODEL,
             metavar="NAME",
         ),
     ] = None,
@@ -92,80 +72,42 @@ def pipeline(
         typer.Option(
             "--colorize-weights",
             help="Colorize .safetensors file.",
-            rich_help_panel=common._MODEL,
+            rich_help_panel=options.MODEL,
             metavar="FILE",
         ),
     ] = None,
-    strength: Strength = 1.0,
-    device: common.Device = "auto",
-    precision: common.PrecisionOpt = common.Precision.fp32,
-    threads: common.Threads = None,
-    tile: common.Tile = "auto",
-    max_pixels: common.MaxPixels = None,
-    max_side: common.MaxSide = None,
-    frame: common.Frame = None,
-    strip_metadata: common.StripMetadata = False,
-    json_output: common.JsonOut = False,
-    quiet: common.Quiet = False,
-    debug: common.Debug = False,
+    strength: options.Strength = 1.0,
+    device: options.Device = "auto",
+    precision: options.PrecisionOpt = options.Precision.fp32,
+    threads: options.Threads = None,
+    tile: options.Tile = "auto",
+    max_pixels: options.MaxPixels = None,
+    max_side: options.MaxSide = None,
+    frame: options.Frame = None,
+    strip_metadata: options.StripMetadata = False,
+    json_output: options.JsonOut = False,
+    quiet: options.Quiet = False,
+    debug: options.Debug = False,
 ) -> None:
     """Deblur then colorize, or per image: [dim]restore pipeline scans/ -r -o out/ --order auto[/dim]."""
-    from restore_cli.batch import BatchOptions
-    from restore_cli.tasks import check_strength
+    from restore_cli.restorer import check_blur_threshold, check_strength
 
     common.set_debug(debug)
-    deblur_ref = common.check_model_choice(deblur_model, deblur_weights, "--deblur-weights")
-    colorize_ref = common.check_model_choice(colorize_model, colorize_weights, "--colorize-weights")
-    device = common.check_device(device)
-    tile_size = common.parse_tile(tile)
-    common.check_passes(passes)
-    common.check_threads(threads)
-    check_strength(strength)
+    batch = options.batch_options(locals())
+    session = {
+        "order": order.value,
+        "deblur_model": options.check_model_choice(deblur_model, deblur_weights, "--deblur-weights"),
+        "colorize_model": options.check_model_choice(colorize_model, colorize_weights, "--colorize-weights"),
+        "passes": options.check_passes(passes),
+        "tile": options.parse_tile(tile),
+        "recolor": recolor,
+        "strength": check_strength(strength),
+    }
     if blur_threshold is not None:
-        from restore_cli.tasks import check_blur_threshold
-
-        check_blur_threshold(blur_threshold)
-
-    def build_process(on_tile):
-        from restore_cli.tasks import Pipeline, run_summary
-
-        engine = common.make_engine(device, precision, threads)
-        on = str(engine.device)
-        loaded_deblur = _load(deblur_ref, "deblur", on)
-        loaded_colorize = _load(colorize_ref, "colorize", on)
-        gray_deblur = common.load_optional_default("deblur-gray", on) if deblur_ref is None else None
-        options: dict[str, Any] = {}
-        if blur_threshold is not None:
-            options["blur_threshold"] = blur_threshold
-        pipeline = Pipeline(
-            order=order.value,
-            passes=passes,
-            deblur_model=loaded_deblur,
-            colorize_model=loaded_colorize,
-            gray_deblur_model=gray_deblur,
-            engine=engine,
-            tile=tile_size,
-            recolor=recolor,
-            on_tile=on_tile,
-            strength=strength,
-            **options,
-        )
-        return pipeline.run, run_summary(engine, {"deblur": loaded_deblur, "colorize": loaded_colorize})
-
-    options = BatchOptions(
-        inputs=tuple(inputs),
-        recursive=recursive,
-        output=output,
-        suffix=suffix,
-        fmt=fmt.value,
-        overwrite=overwrite,
-        skip_existing=skip_existing,
-        quality=quality,
-        strip_metadata=strip_metadata,
-        max_pixels=max_pixels,
-        max_side=max_side,
-        frame=frame,
-    )
-    common.run_images(
-        label="pipeline", options=options, json_output=json_output, quiet=quiet, build_process=build_process
-    )
+        session["blur_threshold"] = check_blur_threshold(blur_threshold)
+    engine = (options.check_device(device), precision, options.check_threads(threads))
+    how_to_name = {
+        step: f"--{step}-weights FILE.safetensors or --{step}-model NAME" for step in ("deblur", "colorize")
+    }
+    common.run_images(label="pipeline", options=batch, json_output=json_output, quiet=quiet, engine=engine,
+                      session=session, how_to_name=how_to_name)  # fmt: skip

@@ -14,6 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
+from restore_cli.errors import one_line
+
 app = typer.Typer(
     help="Manage weights: list, info, verify, remove, set-default, and import upstream checkpoints (.pth).",
     no_args_is_help=True,
@@ -97,7 +99,7 @@ def list_cmd(
         cells = [r["name"], r["task"], r["arch"], _size(r["size_bytes"]), default]
         if show_origin:
             cells.append(r["origin"])
-        rows.append([*cells, " ".join(str(r["description"] or "").split())])
+        rows.append([*cells, one_line(r["description"] or "")])
     widths = [max(len(t), *(len(row[i]) for row in rows)) for i, t in enumerate(titles)]
     room = max(12, console.width - sum(widths) - 2 * len(widths))
     table = Table(title="Weights", box=None, pad_edge=False, header_style="bold")

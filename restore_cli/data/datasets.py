@@ -15,11 +15,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from restore_cli.choices import IMAGE_EXTENSIONS
 from restore_cli.data.synth import Degradation
 from restore_cli.errors import BadImageError, UsageError
 
 PREFETCH_FACTOR = 4  # batches each data worker prepares ahead
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 PAIR_LAYOUTS = (("blur", "sharp"), ("input", "target"))
 
 
@@ -30,7 +30,7 @@ def find_images(root: str | Path) -> list[Path]:
         return [root]
     if not root.is_dir():
         raise UsageError("folder not found; give a folder of photos", root)
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
 
 
 def read_rgb_u8(path: str | Path) -> np.ndarray:
