@@ -22,6 +22,9 @@ FIXED_ORDERS: tuple[str, ...] = ("deblur-first", "colorize-first")
 ORDERS: tuple[str, ...] = (*FIXED_ORDERS, "auto")
 """``restore pipeline --order``: a fixed order, or ``auto`` (decide per image)."""
 
+WEIGHT_TASKS: tuple[str, ...] = ("deblur", "deblur-gray", "colorize")
+"""What a weights file is for (``deblur-gray``: a one-channel deblurring model); defaults are per task."""
+
 PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "bf16")
 """Arithmetic precisions the engine runs in."""
 

@@ -35,7 +35,6 @@ from restore_cli.errors import OutOfMemoryError, UsageError
 if TYPE_CHECKING:
     from restore_cli.models.descriptor import ModelDescriptor
 
-PRECISIONS = ("fp32", "fp16", "bf16")
 MIN_TILE = 64
 MAX_AUTO_TILE = 2048
 CPU_BUDGET_BYTES = 1536 * 2**20

@@ -56,8 +56,10 @@ def default_engine() -> Any:
 
 
 def is_loaded(model: Any) -> bool:
-    """True for a loaded model (what ``weights.load_model`` returns, or an object with the same fields)."""
-    return hasattr(model, "module") and hasattr(model, "task")
+    """True for a loaded model: a :class:`~restore_cli.models.descriptor.ModelDescriptor`."""
+    from restore_cli.models.descriptor import ModelDescriptor
+
+    return isinstance(model, ModelDescriptor)
 
 
 def check_model_ref(model: Any) -> Any:
@@ -347,7 +349,7 @@ class Restorer:
         for step in self.steps:
             if step in self._models or self.refs[step] is not None:
                 loaded = self.model(step)
-                names[step] = loaded.name or Path(str(getattr(loaded, "path", "model"))).name
+                names[step] = loaded.name or Path(str(loaded.path or loaded.arch)).name
             else:
                 entry = weights.default_for(step)
                 names[step] = entry.name if entry is not None else "(no default)"

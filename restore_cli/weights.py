@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from restore_cli.choices import WEIGHT_TASKS
 from restore_cli.errors import (
     BadWeightsError,
     NoDefaultWeightsError,
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from restore_cli.models.descriptor import ModelDescriptor
 
 FORMAT = "restore-weights/1"
-TASKS = ("deblur", "deblur-gray", "colorize")
+TASKS = WEIGHT_TASKS
 JSON_FIELDS = ("hyper", "training", "metrics", "source", "inference")
 MANIFEST_VERSION = 1
 
@@ -204,13 +205,6 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     return _parse_metadata(_read_header_only(path).metadata, path)
 
 
-def effective_task(spec_task: str, hyper: dict[str, Any]) -> str:
-    """``deblur-gray`` for a one-channel deblurring model, otherwise the architecture's task."""
-    if spec_task == "deblur" and hyper.get("in_channels") == 1:
-        return "deblur-gray"
-    return spec_task
-
-
 def _meta_string(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
@@ -253,7 +247,7 @@ def encode_weights(
     metadata = {
         "format": FORMAT,
         "arch": arch,
-        "task": effective_task(spec.task, full_hyper),
+        "task": spec.task_for(full_hyper),
         "hyper": json.dumps(full_hyper, sort_keys=True),
     }
     for key, value in (meta or {}).items():
@@ -667,7 +661,7 @@ def _require_arch(meta: dict[str, Any], path: Path) -> tuple[str, str]:
         spec = get_arch(meta["arch"])
     except UnknownModelError as exc:
         raise _bad(path, f"claims an architecture this version does not know ({exc.message})") from None
-    task = meta.get("task") if meta.get("task") in TASKS else effective_task(spec.task, meta["hyper"])
+    task = meta.get("task") if meta.get("task") in TASKS else spec.task_for(meta["hyper"])
     return meta["arch"], task
 
 
@@ -839,7 +833,6 @@ __all__ = [
     "check_name",
     "default_for",
     "defaults",
-    "effective_task",
     "encode_weights",
     "find_entry",
     "list_weights",

@@ -10,7 +10,6 @@ written as safetensors with metadata into the user weights folder and its manife
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 import re
 from collections.abc import Mapping
@@ -19,7 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from restore_cli.errors import BadWeightsError, UnknownModelError, UsageError
-from restore_cli.weights import WeightsEntry, add_user_weights, check_name, encode_weights, parse_header
+from restore_cli.weights import (
+    WeightsEntry,
+    add_user_weights,
+    check_name,
+    encode_weights,
+    parse_header,
+    sha256_file,
+)
 
 if TYPE_CHECKING:
     from restore_cli.models.descriptor import ModelDescriptor
@@ -320,14 +326,10 @@ def import_checkpoint(
         check_name(name)  # before anything touches the disk
     converted, model = convert_checkpoint(path, arch=arch)
     name = name or _default_name(path)
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
     meta: dict[str, Any] = {
         "name": name,
         "description": description or f"{converted.arch} imported from {path.name}",
-        "source": {"file": path.name, "sha256": digest.hexdigest()},
+        "source": {"file": path.name, "sha256": sha256_file(path)},
         **converted.meta,
     }
     if license:

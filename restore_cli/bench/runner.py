@@ -641,7 +641,7 @@ def load_bench_models(
 
 def _wrap(loaded: Any, engine: Any, tile: str) -> BenchModel:
     name = loaded.name or Path(str(loaded.path)).stem
-    task = "colorize" if loaded.spec.task == "colorize" else "deblur"
+    task = "colorize" if loaded.task == "colorize" else "deblur"
     if task == "colorize":
         work = int(loaded.work_size or 256)
         probe = (1, 1, work, work)

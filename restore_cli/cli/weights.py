@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import re
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from restore_cli import choices
+from restore_cli.cli.options import choice_enum
 from restore_cli.errors import one_line
 
 app = typer.Typer(
@@ -23,18 +24,7 @@ app = typer.Typer(
 )
 
 
-class Task(str, Enum):
-    deblur = "deblur"
-    deblur_gray = "deblur-gray"
-    colorize = "colorize"
-
-
-class ImportArch(str, Enum):
-    auto = "auto"
-    nafnet = "nafnet"
-    deblurgan = "deblurgan"
-    eccv16 = "eccv16"
-    siggraph17 = "siggraph17"
+Task = choice_enum("Task", choices.WEIGHT_TASKS)
 
 
 def _console():
@@ -229,7 +219,7 @@ def remove_cmd(name: Annotated[str, typer.Argument(help="Name of user weights to
 @app.command("set-default")
 def set_default_cmd(
     name: Annotated[str, typer.Argument(help="Weights name from `restore weights list`.")],
-    task: Annotated[Task, typer.Option("--task", help="Task whose default to set.")] = Task.deblur,
+    task: Annotated[Task, typer.Option("--task", help="Task whose default to set.")] = Task("deblur"),
 ) -> None:
     """Make NAME the default weights for a task (stored in the user manifest)."""
     from restore_cli import weights
@@ -245,8 +235,13 @@ def import_cmd(
         typer.Argument(exists=True, dir_okay=False, readable=True, help="Upstream checkpoint (.pth/.pt)."),
     ],
     arch: Annotated[
-        ImportArch, typer.Option("--arch", help="Architecture; auto detects it from the keys.")
-    ] = (ImportArch.auto),
+        str,
+        typer.Option(
+            "--arch",
+            metavar="auto|ARCH",
+            help="Architecture; auto detects it from the keys (a wrong name lists the importable ones).",
+        ),
+    ] = "auto",
     name: Annotated[
         str | None, typer.Option("--name", help="Name to list it under (default: file stem).")
     ] = None,
@@ -261,7 +256,7 @@ def import_cmd(
     """
     from restore_cli.weights_import import import_checkpoint
 
-    entry = import_checkpoint(file, arch=arch.value, name=name, license=license)
+    entry = import_checkpoint(file, arch=arch.strip().lower(), name=name, license=license)
     command = "colorize" if entry.task == "colorize" else "deblur"
     _console().print(
         f"imported {file.name} as [bold]{entry.name}[/bold] ({entry.arch}, {entry.task}) -> {entry.path}\n"

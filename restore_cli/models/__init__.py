@@ -104,6 +104,10 @@ class ArchSpec:
     def in_channels_for(self, hyper: Mapping[str, Any]) -> int:
         return 1 if self.task == "colorize" else int(hyper.get("in_channels", 3))
 
+    def task_for(self, hyper: Mapping[str, Any]) -> str:
+        """The weights task: ``deblur-gray`` for a one-channel deblurring model, else the spec's task."""
+        return "deblur-gray" if self.task == "deblur" and self.in_channels_for(hyper) == 1 else self.task
+
     @property
     def importable(self) -> bool:
         return self.detect is not None and self.hyper_from_state is not None

@@ -71,12 +71,9 @@ class ModelDescriptor:
         in_channels = spec.in_channels_for(hyper)
         head = spec.head_for(hyper)
         out_channels = {"image": in_channels, "ab": 2, "bins": NUM_BINS}[head]
-        task = spec.task
-        if task == "deblur" and in_channels == 1:
-            task = "deblur-gray"
         return cls(
             module=module,
-            task=task,
+            task=spec.task_for(hyper),
             in_channels=in_channels,
             out_channels=out_channels,
             size_multiple=spec.size_multiple_for(hyper),

@@ -902,7 +902,7 @@ def _read_init(cfg: TrainConfig):
     from restore_cli.weights import load_model
 
     loaded = load_model(cfg.init, task=None)
-    if loaded.spec.task != cfg.task:
+    if loaded.spec.task != cfg.task:  # deblur and deblur-gray weights both train here
         raise UsageError(
             f"--init weights are a {loaded.spec.task} model; this run trains {cfg.task}", cfg.init
         )
