@@ -244,6 +244,30 @@ def trace(root: Path, photo: Path, threads: int, folder: Path) -> dict[str, floa
     return out
 
 
+def paired(rows: list[dict]) -> list[str]:
+    """Current against baseline round by round: on a shared machine the load drifts over minutes, so the
+    ratio of two runs a few seconds apart says more than the ratio of two medians."""
+    by = {(r["checkout"], r["command"]): r["runs"] for r in rows}
+    names = [r["command"] for r in rows if r["checkout"] == "baseline"]
+    if not names:
+        return []
+    lines = [
+        "",
+        "Current against baseline in the same round (medians over rounds):",
+        "",
+        "| command | wall ratio | wall s saved | CPU s saved | rounds current faster |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name in names:
+        pairs = list(zip(by[("current", name)], by[("baseline", name)], strict=False))
+        ratio = statistics.median(c["wall"] / b["wall"] for c, b in pairs)
+        saved = statistics.median(b["wall"] - c["wall"] for c, b in pairs)
+        cpu = statistics.median(b["cpu"] - c["cpu"] for c, b in pairs)
+        faster = sum(c["wall"] < b["wall"] for c, b in pairs)
+        lines.append(f"| `{name}` | {ratio:.2f} | {saved:.2f} | {cpu:.2f} | {faster} of {len(pairs)} |")
+    return lines
+
+
 def markdown(data: dict) -> str:
     lines = [
         f"# Whole `restore deblur` of one {WIDTH}x{HEIGHT} photo, start-up included",
@@ -268,6 +292,7 @@ def markdown(data: dict) -> str:
         "faults). 'exit s': from the start of Python's finalization (after the last atexit handler) to the "
         "end of the process.",
     ]
+    lines += paired(data["timing"]["rows"])
     lines += ["", "## Stages of one traced run (wall seconds)", ""]
     traces = data["stages"]
     columns = list(traces)
