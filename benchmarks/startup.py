@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -42,10 +43,12 @@ WIDTH, HEIGHT = 1280, 720
 # Functions of modules that import torch are wrapped only once the engine exists (after torch's import),
 # so the trace does not move the import.
 TRACER = r"""
-import atexit, functools, importlib, json, os, sys, time
+import atexit, functools, importlib, json, os, resource, sys, time
 stamps = []
+def faults():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 def dump():  # registered first, so it runs after every other atexit handler: what follows is finalization
-    stamps.append(("atexit", time.time(), 0.0))
+    stamps.append(("atexit", time.time(), 0.0, faults()))
     with open(os.environ["STARTUP_TRACE"], "w") as f:
         json.dump(stamps, f)
 atexit.register(dump)
@@ -60,18 +63,19 @@ def wrap(modname, attr):
         return
     @functools.wraps(raw)
     def timed(*args, **kwargs):
-        start = time.time()
+        start, before = time.time(), faults()
         try:
             return raw(*args, **kwargs)
         finally:
-            stamps.append((attr, start, time.time() - start))
+            stamps.append((attr, start, time.time() - start, faults() - before))
     setattr(obj, parts[-1], timed)
-started = time.time()
+started, before = time.time(), faults()
 import restore_cli.cli as cli
 from restore_cli.cli import common
-stamps.append(("import restore_cli.cli", started, time.time() - started))
-for name in ("set_debug", "make_engine", "load_weights", "load_optional_default", "announce"):
+stamps.append(("import restore_cli.cli", started, time.time() - started, faults() - before))
+for name in ("set_debug", "make_engine", "load_optional_default", "announce"):
     wrap("restore_cli.cli.common", name)
+wrap("restore_cli.weights", "load_model")  # torch-free at import; commands import it before the engine
 LATE = [("restore_cli.io", "read_image"), ("restore_cli.io", "write_image"),
         ("restore_cli.models.descriptor", "ModelDescriptor.inference_module"),
         ("restore_cli.engine", "Engine._forward")]
@@ -120,19 +124,26 @@ def _env(root: Path) -> dict[str, str]:
     return env
 
 
-def _run(command: list[str], env: dict[str, str]) -> tuple[float, float, float | None]:
+def _run(command: list[str], env: dict[str, str]) -> dict[str, float | None]:
+    """Wall s, CPU s, system s, minor page faults and seconds from the exit stamp to the process's end (if
+    stamped) of one subprocess."""
     # cwd is the checkout itself: ``python -c`` puts the working folder first on sys.path, ahead of
     # PYTHONPATH, so run from another checkout it would import that one's restore_cli.
-    """(wall s, CPU s, seconds from the exit stamp to the process's end, if stamped) of one subprocess."""
-    before = os.times()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(command, env=env, cwd=env["PYTHONPATH"], check=True, capture_output=True, text=True)
     ended = time.time()
     wall = time.perf_counter() - start
-    after = os.times()
-    cpu = after.children_user - before.children_user + after.children_system - before.children_system
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    system = after.ru_stime - before.ru_stime
     stamps = [line.split()[1] for line in done.stderr.splitlines() if line.startswith("EXIT-STAMP ")]
-    return wall, cpu, (ended - float(stamps[-1])) if stamps else None
+    return {
+        "wall": wall,
+        "cpu": after.ru_utime - before.ru_utime + system,
+        "sys": system,
+        "faults": after.ru_minflt - before.ru_minflt,
+        "exit": (ended - float(stamps[-1])) if stamps else None,
+    }
 
 
 def commands(photo: Path, out: Path) -> dict[str, list[str]]:
@@ -157,15 +168,16 @@ def commands(photo: Path, out: Path) -> dict[str, list[str]]:
 def measure(roots: dict[str, Path], photo: Path, rounds: int, folder: Path) -> dict:
     """Interleaved rounds over every checkout and command; medians of wall and CPU seconds."""
     cmds = commands(photo, folder / "out.png")
-    samples: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
+    samples: dict[tuple[str, str], list[dict[str, float | None]]] = {}
     for _ in range(rounds):
         for label, root in roots.items():
             for name, command in cmds.items():
                 if label != "current" and not name.startswith("restore"):
                     continue  # interpreter and torch do not depend on the checkout
                 load = os.getloadavg()[0]
-                wall, cpu, exit_s = _run(command, _env(root))
-                samples.setdefault((label, name), []).append((wall, cpu, load, exit_s))
+                run = {**_run(command, _env(root)), "load": load}
+                samples.setdefault((label, name), []).append(run)
+                wall, cpu = run["wall"], run["cpu"]
                 line = f"{label:9s} {name:34s} {wall:6.2f} s wall {cpu:6.2f} s CPU  load {load:.1f}"
                 print(line, flush=True)
     rows = []
@@ -174,11 +186,13 @@ def measure(roots: dict[str, Path], photo: Path, rounds: int, folder: Path) -> d
             {
                 "checkout": label,
                 "command": name,
-                "wall_s": statistics.median(r[0] for r in runs),
-                "cpu_s": statistics.median(r[1] for r in runs),
-                "min_wall_s": min(r[0] for r in runs),
-                "loadavg_median": statistics.median(r[2] for r in runs),
-                "exit_s": statistics.median(r[3] for r in runs) if runs[0][3] is not None else None,
+                "wall_s": statistics.median(r["wall"] for r in runs),
+                "cpu_s": statistics.median(r["cpu"] for r in runs),
+                "sys_s": statistics.median(r["sys"] for r in runs),
+                "faults": statistics.median(r["faults"] for r in runs),
+                "min_wall_s": min(r["wall"] for r in runs),
+                "loadavg_median": statistics.median(r["load"] for r in runs),
+                "exit_s": statistics.median(r["exit"] for r in runs) if runs[0]["exit"] is not None else None,
                 "runs": runs,
             }
         )
@@ -190,7 +204,7 @@ STAGES = [
     ("import restore_cli.cli", "import restore_cli.cli"),
     ("option parsing (typer)", None),
     ("torch import + engine", "make_engine"),
-    ("weights load", "load_weights"),
+    ("weights load", "load_model"),
     ("start line", "announce"),
     ("decode", "read_image"),
     ("inference form", "ModelDescriptor.inference_module"),
@@ -200,7 +214,8 @@ STAGES = [
 
 
 def trace(root: Path, photo: Path, threads: int, folder: Path) -> dict[str, float]:
-    """Seconds per stage of one traced run (wall clock; gaps between stamps go to 'other')."""
+    """Seconds per stage of one traced run (wall clock; gaps between stamps go to 'other'), and the minor
+    page faults of each stamped stage ('<stage> faults')."""
     stamp_file = folder / "trace.json"
     env = {**_env(root), "STARTUP_TRACE": str(stamp_file)}
     out = folder / "out.png"
@@ -209,7 +224,8 @@ def trace(root: Path, photo: Path, threads: int, folder: Path) -> dict[str, floa
     subprocess.run([*command, "--threads", str(threads)], env=env, cwd=root, check=True, capture_output=True)
     ended = time.time()
     stamps = json.loads(stamp_file.read_text())
-    first = {name: (start, seconds) for name, start, seconds in reversed(stamps)}
+    first = {name: (start, seconds) for name, start, seconds, _ in reversed(stamps)}
+    faults = {name: count for name, _, _, count in reversed(stamps)}
     out: dict[str, float] = {}
     imported = first.get("import restore_cli.cli")
     if imported:
@@ -221,7 +237,36 @@ def trace(root: Path, photo: Path, threads: int, folder: Path) -> dict[str, floa
             out[label] = first[name][1]
     out["total"] = ended - started
     out["other"] = out["total"] - sum(v for k, v in out.items() if k != "total")
+    for label, name in STAGES:
+        if name and name in faults:
+            out[f"{label} faults"] = faults[name]
+    if "atexit" in faults:
+        out["total faults"] = faults["atexit"]  # the process's count when the last atexit handler ran
     return out
+
+
+def paired(rows: list[dict]) -> list[str]:
+    """Current against baseline round by round: on a shared machine the load drifts over minutes, so the
+    ratio of two runs a few seconds apart says more than the ratio of two medians."""
+    by = {(r["checkout"], r["command"]): r["runs"] for r in rows}
+    names = [r["command"] for r in rows if r["checkout"] == "baseline"]
+    if not names:
+        return []
+    lines = [
+        "",
+        "Current against baseline in the same round (medians over rounds):",
+        "",
+        "| command | wall ratio | wall s saved | CPU s saved | rounds current faster |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name in names:
+        pairs = list(zip(by[("current", name)], by[("baseline", name)], strict=False))
+        ratio = statistics.median(c["wall"] / b["wall"] for c, b in pairs)
+        saved = statistics.median(b["wall"] - c["wall"] for c, b in pairs)
+        cpu = statistics.median(b["cpu"] - c["cpu"] for c, b in pairs)
+        faster = sum(c["wall"] < b["wall"] for c, b in pairs)
+        lines.append(f"| `{name}` | {ratio:.2f} | {saved:.2f} | {cpu:.2f} | {faster} of {len(pairs)} |")
+    return lines
 
 
 def markdown(data: dict) -> str:
@@ -232,26 +277,35 @@ def markdown(data: dict) -> str:
         "interleaved rounds, medians. A shared machine: the load average before each run is given; compare "
         "checkouts within one table (they ran interleaved).",
         "",
-        "| checkout | command | wall s | min wall s | CPU s | exit s | load avg |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| checkout | command | wall s | min wall s | CPU s | sys s | page faults | exit s | load avg |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in data["timing"]["rows"]:
         exit_s = f"{r['exit_s']:.2f}" if r.get("exit_s") is not None else ""
         lines.append(
             f"| {r['checkout']} | `{r['command']}` | {r['wall_s']:.2f} | {r['min_wall_s']:.2f} | "
-            f"{r['cpu_s']:.2f} | {exit_s} | {r['loadavg_median']:.1f} |"
+            f"{r['cpu_s']:.2f} | {r['sys_s']:.2f} | {r['faults']:,.0f} | {exit_s} | "
+            f"{r['loadavg_median']:.1f} |"
         )
     lines += [
         "",
-        "'exit s': from the start of Python's finalization (after the last atexit handler) to the end of "
-        "the process.",
+        "'sys s': CPU seconds in the kernel (most of it zeroing fresh pages: 'page faults' counts the minor "
+        "faults). 'exit s': from the start of Python's finalization (after the last atexit handler) to the "
+        "end of the process.",
     ]
+    lines += paired(data["timing"]["rows"])
     lines += ["", "## Stages of one traced run (wall seconds)", ""]
     traces = data["stages"]
     columns = list(traces)
     lines += ["| stage | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
     for label in [s for s, _ in STAGES] + ["other", "total"]:
         cells = [f"{traces[c][label]:.3f}" if label in traces[c] else "" for c in columns]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += ["", "Minor page faults of the same runs:", ""]
+    lines += ["| stage | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+    for label in [s for s, name in STAGES if name] + ["total"]:
+        key = label + " faults"
+        cells = [f"{traces[c][key]:,}" if key in traces[c] else "" for c in columns]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines += [
         "",

@@ -704,7 +704,9 @@ def _encode(image: Image, file_format: str, destination: Path, *, keep_metadata:
         elif file_format == "WEBP":
             options.update(quality=quality, method=4)
         elif file_format == "PNG":
-            options.update(compress_level=3)  # much faster than 6 on large photos, files barely larger
+            # Level 2: on ten 1280x720 photos 99 ms a file against 133 ms at 3 and 368 ms at 6, files 3% and
+            # 5% larger (benchmarks/results/startup.md); lossless at any level.
+            options.update(compress_level=2)
         elif file_format == "TIFF":
             options.update(compression="tiff_adobe_deflate")
         buffer = io.BytesIO()
@@ -931,9 +933,15 @@ def is_gray(pixels: np.ndarray, tol: float = 2 / 255) -> bool:
         return True
     if values.shape[-1] < 3:
         return True
+    scale = 255.0 if values.dtype == np.uint8 else 65535.0 if values.dtype == np.uint16 else 1.0
+    # A colour photo shows its colour within a few rows: decided on about 32 of them in numpy, a colour
+    # image never imports OpenCV (20 ms of a one-photo deblur). Images that pass get the full check.
+    sample = values[:: max(1, values.shape[0] // 32), :, :3].astype(np.float32)
+    for first, second in ((0, 1), (1, 2), (0, 2)):
+        if np.abs(sample[..., first] - sample[..., second]).max() > tol * scale:
+            return False
     import cv2
 
-    scale = 255.0 if values.dtype == np.uint8 else 65535.0 if values.dtype == np.uint16 else 1.0
     if values.dtype not in (np.uint8, np.uint16, np.float32):
         values = values.astype(np.float32)
     planes = cv2.split(np.ascontiguousarray(values[..., :3]))  # OpenCV: far faster than numpy's axis=-1

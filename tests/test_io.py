@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -549,6 +551,37 @@ def test_is_gray() -> None:
     assert not rio.is_gray(scene)
     assert rio.is_gray(np.repeat(factory.make_scene(4, 4)[..., :1], 3, axis=2))  # uint8 arrays too
     assert not rio.is_gray(factory.make_scene(4, 4))
+
+
+def test_is_gray_finds_one_coloured_pixel_outside_the_sampled_rows() -> None:
+    gray = np.repeat(factory.make_scene(200, 50, seed=3)[..., :1], 3, axis=2)
+    assert rio.is_gray(gray)
+    for row in (0, 1, 7, 199):  # rows 0 and 6 are sampled (every 6th of 200), 1, 7 and 199 are not
+        tinted = gray.copy()
+        tinted[row, 17, 2] = 255 - tinted[row, 17, 2] // 2
+        assert not rio.is_gray(tinted), row
+        assert not rio.is_gray(tinted.astype(np.float32) / 255), row
+
+
+def test_a_colour_photo_is_found_without_importing_opencv() -> None:
+    code = (
+        "import sys, numpy as np; from restore_cli import io\n"
+        "rng = np.random.default_rng(0)\n"
+        "print(io.is_gray(rng.random((720, 1280, 3), dtype=np.float32)), 'cv2' in sys.modules)\n"
+    )
+    command = [sys.executable, "-c", code]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.split() == ["False", "False"]
+
+
+def test_8bit_png_is_lossless_for_gray_rgb_and_alpha(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    for channels in (1, 2, 3, 4):  # L, LA, RGB, RGBA; noise: every byte value, nothing to compress away
+        values = rng.integers(0, 256, size=(37, 53, channels), dtype=np.uint8)
+        out = rio.write_image(rio.from_array(values), tmp_path / f"noise{channels}.png")
+        with PILImage.open(out) as written:
+            assert written.format == "PNG" and written.mode == ("L", "LA", "RGB", "RGBA")[channels - 1]
+            np.testing.assert_array_equal(np.asarray(written).reshape(values.shape), values)
 
 
 def test_supported_output_formats() -> None:
