@@ -73,7 +73,7 @@ started, before = time.time(), faults()
 import restore_cli.cli as cli
 from restore_cli.cli import common
 stamps.append(("import restore_cli.cli", started, time.time() - started, faults() - before))
-for name in ("set_debug", "make_engine", "load_optional_default", "announce"):
+for name in ("set_debug", "make_engine", "announce"):
     wrap("restore_cli.cli.common", name)
 wrap("restore_cli.weights", "load_model")  # torch-free at import; commands import it before the engine
 LATE = [("restore_cli.io", "read_image"), ("restore_cli.io", "write_image"),
