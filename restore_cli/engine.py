@@ -421,10 +421,12 @@ class Engine:
         count: _TileCounter | None = None,
     ) -> np.ndarray:
         h, w, c = image.shape
-        out = np.zeros((h, w, c), dtype=np.float32)
         grid = list(self._grid(h, w, tile, overlap, loaded.size_multiple))
         if count is not None:
             count.start_run(len(grid))
+        # One tile (the whole image): its weights are all 1 and the model's output is already clamped, so
+        # it is the result itself; no blend buffer (saves a weighted pass over the image).
+        out = None if len(grid) == 1 else np.zeros((h, w, c), dtype=np.float32)
         for (y0, y1, wy), (x0, x1, wx) in grid:
             patch = image[y0:y1, x0:x1]
             batch = torch.from_numpy(np.ascontiguousarray(patch.transpose(2, 0, 1)))[None].to(self.device)
@@ -435,7 +437,10 @@ class Engine:
                 if replicate:
                     result = result.mean(0, keepdim=True)
             restored = result.permute(1, 2, 0).cpu().numpy()
-            out[y0:y1, x0:x1] += restored * (wy[:, None, None] * wx[None, :, None])
+            if out is None:
+                out = np.ascontiguousarray(restored, dtype=np.float32)
+            else:
+                out[y0:y1, x0:x1] += restored * (wy[:, None, None] * wx[None, :, None])
             if count is not None:
                 count.tile_done()
         np.clip(out, 0.0, 1.0, out=out)
