@@ -168,9 +168,10 @@ class NAFNet(nn.Module):
 class FastNAFBlock(nn.Module):
     """The inference form of a :class:`NAFBlock`: same outputs, fewer passes over memory.
 
-    Each LayerNorm2d is one ``F.layer_norm`` over the NHWC view with its affine folded into the following
-    1x1 conv; ``beta`` and ``gamma`` are folded into conv3 and conv5. With global channel attention on one
-    image, the attention scale multiplies conv3's weights (``C x C/2`` numbers) instead of the activations.
+    Each LayerNorm2d is one normalisation kernel over the NHWC view (:func:`channel_layer_norm`) with its
+    affine folded into the following 1x1 conv; ``beta`` and ``gamma`` are folded into conv3 and conv5. With
+    global channel attention on one image, the attention scale multiplies conv3's weights (``C x C/2``
+    numbers) instead of the activations.
     """
 
     def __init__(self, block: NAFBlock) -> None:
