@@ -229,7 +229,9 @@ def _markdown(data: dict) -> str:
         f"load average at start {m['loadavg_at_start'][0]:.1f} (a shared machine: other people's jobs ran "
         "throughout, so absolute times are pessimistic; compare paths within a table, which were timed "
         "interleaved in the same rounds). Seconds are medians per frame; GFLOP/s counts 2 x the MACs of "
-        "convolutions; the peak is the best sgemm rate measured here with the same threads.",
+        "convolutions; the peak is the best sgemm rate measured here with the same threads. Every path runs "
+        "in a process that reuses freed memory (`reuse_freed_memory`, set when the default's inference form "
+        "is made, as in `restore`): the eager module and the reference gain from it too.",
         "",
     ]
     paths = data.get("paths")
