@@ -10,6 +10,10 @@ engine runs), ``fast-bf16`` (the same under bf16 autocast, i.e. ``--precision bf
 reference (it has no inference form: channels_last measured slower for it), and, when importable,
 OpenVINO (fp32 hint and its default hint, bf16 on CPUs that have it) and ONNX Runtime on the eager model.
 
+Making the default's inference form also has the process reuse freed memory (glibc; see
+``restore_cli.models.common.reuse_freed_memory``), as in a ``restore`` run; it is process-wide, so every path
+timed here, the eager module and the reference included, runs with it (the notes record whether it is on).
+
 On a shared machine absolute times are noisy, so every path is timed in the same process, interleaved
 round by round, and medians are reported with the load average; ``busy`` rounds run one competing
 CPU-bound process (``python -c 'while True: pass'``) for their duration. The peak is the best sgemm rate
@@ -79,7 +83,13 @@ def build_paths(x, threads: int, with_backends: bool) -> tuple[dict[str, Callabl
     loaded = load_model(None, task="deblur")
     reference = load_model(REFERENCE, task="deblur")
     eager, fast, ref = loaded.module, loaded.inference_module(), reference.inference_module()
-    notes: dict = {"default": loaded.name, "reference": reference.name}
+    from restore_cli.models import common
+
+    notes: dict = {
+        "default": loaded.name,
+        "reference": reference.name,
+        "reuse_freed_memory": common._memory_reused,
+    }
     with torch.inference_mode():
         expected = eager(x).numpy()
     paths: dict[str, Callable[[], object]] = {
@@ -219,7 +229,9 @@ def _markdown(data: dict) -> str:
         f"load average at start {m['loadavg_at_start'][0]:.1f} (a shared machine: other people's jobs ran "
         "throughout, so absolute times are pessimistic; compare paths within a table, which were timed "
         "interleaved in the same rounds). Seconds are medians per frame; GFLOP/s counts 2 x the MACs of "
-        "convolutions; the peak is the best sgemm rate measured here with the same threads.",
+        "convolutions; the peak is the best sgemm rate measured here with the same threads. Every path runs "
+        "in a process that reuses freed memory (`reuse_freed_memory`, set when the default's inference form "
+        "is made, as in `restore`): the eager module and the reference gain from it too.",
         "",
     ]
     paths = data.get("paths")
@@ -259,6 +271,18 @@ def _markdown(data: dict) -> str:
                 if eager:
                     text += f"; eager / fast = {eager['idle_s'] / fast['idle_s']:.2f}x idle"
                 lines.append(text)
+        # The engine's thread policy (resolve_threads) on a 2-core machine: both threads idle, one when
+        # another process keeps a core busy.
+        top = max(r["threads"] for r in paths["rows"])
+        (fast_idle, ref_idle), (fast_busy, ref_busy) = (
+            (by.get(("fast", t)), by.get(("reference", t))) for t in (top, 1)
+        )
+        if busy and top > 1 and fast_idle and ref_idle and fast_busy and ref_busy:
+            lines.append(
+                f"- thread policy ({top} threads idle, 1 busy): reference / fast = "
+                f"{ref_idle['idle_s'] / fast_idle['idle_s']:.2f}x idle, "
+                f"{ref_busy['busy_s'] / fast_busy['busy_s']:.2f}x busy"
+            )
         lines.append("")
     lines += ["Regenerate with `.venv/bin/python benchmarks/speed_paths.py`.", ""]
     return "\n".join(lines)

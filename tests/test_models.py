@@ -337,3 +337,78 @@ def test_nafnet_inference_form_on_both_pointwise_paths(monkeypatch, onednn):
         with torch.autocast("cpu", dtype=torch.bfloat16):  # --precision bf16 runs the same form
             low = fast(x).float()
     assert (low - model(x)).abs().max() < 0.1
+
+
+@pytest.mark.parametrize(("batch", "h", "w"), [(1, 37, 53), (3, 21, 30), (1, 1, 17)])
+def test_shipped_nafnet_inference_form_on_odd_sizes(batch, h, w):
+    from restore_cli.models.descriptor import pad_to_multiple
+    from restore_cli.weights import load_model
+
+    loaded = load_model(None, task="deblur")  # the shipped default, from the repository's weights/ folder
+    assert loaded.arch == "nafnet"
+    x = torch.rand(batch, 3, h, w, generator=torch.Generator().manual_seed(h))
+    with torch.inference_mode():
+        got = loaded(x)  # padded to the size multiple, the inference form, cropped, clamped
+        expected = loaded.module(pad_to_multiple(x, loaded.size_multiple))[..., :h, :w].clamp(0.0, 1.0)
+    assert got.shape == (batch, 3, h, w)
+    torch.testing.assert_close(got, expected, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("in_channels", [1, 3])
+@pytest.mark.parametrize(("batch", "h", "w"), [(1, 16, 80), (2, 48, 16), (3, 32, 32)])
+def test_nafnet_inference_form_on_shapes(in_channels, batch, h, w):
+    model = _perturbed("nafnet", in_channels=in_channels)
+    fast = get_arch("nafnet").inference_form(model)
+    x = torch.rand(batch, in_channels, h, w, generator=torch.Generator().manual_seed(w))
+    with torch.inference_mode():
+        torch.testing.assert_close(fast(x), model(x), atol=1e-4, rtol=0)
+        nchw = fast.inner(x)  # without the channels_last wrapper: slower copies, same values
+        torch.testing.assert_close(nchw, model(x), atol=1e-4, rtol=0)
+
+
+def test_shuffle_up_adds_the_pixel_shuffled_conv_to_the_skip():
+    from restore_cli.models.nafnet import ShuffleUp
+
+    up = torch.nn.Sequential(torch.nn.Conv2d(12, 24, 1, bias=False), torch.nn.PixelShuffle(2))
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 12, 5, 7, generator=gen).contiguous(memory_format=torch.channels_last)
+    skip = torch.randn(2, 6, 10, 14, generator=gen).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        expected = up(x) + skip
+        got = ShuffleUp(up)(x, skip.clone())
+    assert got.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_channel_layer_norm_is_layer_norm_over_channels(channels_last):
+    from restore_cli.models.common import channel_layer_norm
+    from restore_cli.models.nafnet import LayerNorm2d
+
+    x = torch.randn(2, 5, 6, 7, generator=torch.Generator().manual_seed(5)) * 3 + 1
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        expected = LayerNorm2d(5)(x)  # weight 1, bias 0
+    torch.testing.assert_close(channel_layer_norm(x, 1e-6), expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize(
+    ("libc", "calls"), [("glibc 2.36", [(-4, 0), (-1, 1 << 30)]), ("musl", []), (None, [])]
+)
+def test_reuse_freed_memory_sets_glibc_malloc_once(monkeypatch, libc, calls):
+    import restore_cli.models.common as common
+
+    made: list[tuple[int, int]] = []
+
+    class FakeLibc:
+        def mallopt(self, param: int, value: int) -> int:
+            made.append((param, value))
+            return 1
+
+    monkeypatch.setattr(common, "_memory_reused", False)
+    monkeypatch.setattr(common.os, "confstr", lambda name: libc)
+    monkeypatch.setattr(common.ctypes, "CDLL", lambda name: FakeLibc())
+    common.reuse_freed_memory()
+    common.reuse_freed_memory()  # once per process
+    assert made == calls

@@ -11,7 +11,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from restore_cli.models import ArchSpec, register
-from restore_cli.models.common import ChannelsLast, Pointwise, channel_layer_norm, key_indices
+from restore_cli.models.common import (
+    ChannelsLast,
+    Pointwise,
+    channel_layer_norm,
+    key_indices,
+    reuse_freed_memory,
+)
 
 
 class LayerNorm2d(nn.Module):
@@ -162,9 +168,10 @@ class NAFNet(nn.Module):
 class FastNAFBlock(nn.Module):
     """The inference form of a :class:`NAFBlock`: same outputs, fewer passes over memory.
 
-    Each LayerNorm2d is one ``F.layer_norm`` over the NHWC view with its affine folded into the following
-    1x1 conv; ``beta`` and ``gamma`` are folded into conv3 and conv5. With global channel attention on one
-    image, the attention scale multiplies conv3's weights (``C x C/2`` numbers) instead of the activations.
+    Each LayerNorm2d is one normalisation kernel over the NHWC view (:func:`channel_layer_norm`) with its
+    affine folded into the following 1x1 conv; ``beta`` and ``gamma`` are folded into conv3 and conv5. With
+    global channel attention on one image, the attention scale multiplies conv3's weights (``C x C/2``
+    numbers) instead of the activations.
     """
 
     def __init__(self, block: NAFBlock) -> None:
@@ -190,18 +197,67 @@ class FastNAFBlock(nn.Module):
         return self.conv5(a * b, residual=y)
 
 
-def inference_form(model: NAFNet) -> nn.Module:
-    """The inference form of ``model``: :class:`FastNAFBlock` s on channels_last input, same outputs.
+class ShuffleUp(nn.Module):
+    """The inference form of an up step, ``PixelShuffle(2)(conv1x1(x))``, added to the skip in one pass.
 
-    Unchanged layers (intro, ending, downs, ups, depthwise convs) are shared with ``model``, not copied.
+    The bias-free 1x1 conv runs as a :class:`Pointwise` (PyTorch sent it to its slow unfused path) with its
+    output channels reordered so that, on NHWC memory, the shuffle is a view; the sum is written into
+    ``skip`` in place (an intermediate of the forward pass, not used again).
     """
-    fast = nn.Module.__new__(NAFNet)
-    nn.Module.__init__(fast)
-    fast.intro, fast.ending, fast.downs, fast.ups = model.intro, model.ending, model.downs, model.ups
-    fast.encoders = nn.ModuleList(nn.Sequential(*map(FastNAFBlock, enc)) for enc in model.encoders)
-    fast.middle_blks = nn.Sequential(*map(FastNAFBlock, model.middle_blks))
-    fast.decoders = nn.ModuleList(nn.Sequential(*map(FastNAFBlock, dec)) for dec in model.decoders)
-    return ChannelsLast(fast.eval())
+
+    def __init__(self, up: nn.Sequential) -> None:
+        super().__init__()
+        conv = up[0]
+        c = conv.out_channels // 4
+        # PixelShuffle reads output channel k * 4 + i * 2 + j into pixel (2y + i, 2x + j) of channel k;
+        # reordered to (i * 2 + j) * c + k, each output pixel's c values are contiguous.
+        weight = conv.weight[:, :, 0, 0].reshape(c, 2, 2, -1).permute(1, 2, 0, 3).reshape(4 * c, -1)
+        self.conv = Pointwise(weight, conv.bias)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = x.shape
+        y = self.conv(x).permute(0, 2, 3, 1)  # N x h x w x 4c, contiguous when x is channels_last
+        c = y.shape[-1] // 4
+        shuffled = y.reshape(n, h, w, 2, 2, c).permute(0, 1, 3, 2, 4, 5)  # N x h x i x w x j x c
+        skip.permute(0, 2, 3, 1).view(n, h, 2, w, 2, c).add_(shuffled)
+        return skip
+
+
+class FastNAFNet(nn.Module):
+    """The inference form of :class:`NAFNet`: :class:`FastNAFBlock` s and :class:`ShuffleUp` s, NHWC input.
+
+    Unchanged layers (intro, ending, downs, depthwise convs) are shared with the trained module, not copied.
+    """
+
+    def __init__(self, model: NAFNet) -> None:
+        super().__init__()
+        self.intro, self.ending, self.downs = model.intro, model.ending, model.downs
+        self.encoders = nn.ModuleList(nn.Sequential(*map(FastNAFBlock, enc)) for enc in model.encoders)
+        self.middle_blks = nn.Sequential(*map(FastNAFBlock, model.middle_blks))
+        self.ups = nn.ModuleList(map(ShuffleUp, model.ups))
+        self.decoders = nn.ModuleList(nn.Sequential(*map(FastNAFBlock, dec)) for dec in model.decoders)
+
+    def forward(self, inp: torch.Tensor) -> torch.Tensor:
+        x = self.intro(inp)
+        skips = []
+        for encoder, down in zip(self.encoders, self.downs):
+            x = encoder(x)
+            skips.append(x)
+            x = down(x)
+        x = self.middle_blks(x)
+        for decoder, up, skip in zip(self.decoders, self.ups, reversed(skips)):
+            x = decoder(up(x, skip))
+        return self.ending(x) + inp
+
+
+def inference_form(model: NAFNet) -> nn.Module:
+    """The inference form of ``model``: a :class:`FastNAFNet` on channels_last input, same outputs.
+
+    Also has the process reuse freed memory (:func:`~restore_cli.models.common.reuse_freed_memory`):
+    this network's full-resolution layers are bound by memory traffic, page faults included.
+    """
+    reuse_freed_memory()
+    return ChannelsLast(FastNAFNet(model).eval())
 
 
 def _build(in_channels: int, width: int, enc_blocks, middle_blocks: int, dec_blocks) -> NAFNet:
