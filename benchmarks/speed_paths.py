@@ -10,9 +10,9 @@ engine runs), ``fast-bf16`` (the same under bf16 autocast, i.e. ``--precision bf
 reference (it has no inference form: channels_last measured slower for it), and, when importable,
 OpenVINO (fp32 hint and its default hint, bf16 on CPUs that have it) and ONNX Runtime on the eager model.
 
-Making the default's inference form also has the process reuse freed memory (glibc; see
-``restore_cli.models.common.reuse_freed_memory``), as in a ``restore`` run; it is process-wide, so every path
-timed here, the eager module and the reference included, runs with it (the notes record whether it is on).
+The process reuses freed memory (glibc; ``restore_cli.engine.reuse_freed_memory``, which the first Engine of
+a ``restore`` run applies); it is process-wide, so every path timed here, the eager module and the reference
+included, runs with it (the notes record whether it is on).
 
 On a shared machine absolute times are noisy, so every path is timed in the same process, interleaved
 round by round, and medians are reported with the load average; ``busy`` rounds run one competing
@@ -83,12 +83,12 @@ def build_paths(x, threads: int, with_backends: bool) -> tuple[dict[str, Callabl
     loaded = load_model(None, task="deblur")
     reference = load_model(REFERENCE, task="deblur")
     eager, fast, ref = loaded.module, loaded.inference_module(), reference.inference_module()
-    from restore_cli.models import common
+    from restore_cli import engine as engine_module
 
     notes: dict = {
         "default": loaded.name,
         "reference": reference.name,
-        "reuse_freed_memory": common._memory_reused,
+        "reuse_freed_memory": engine_module.reuse_freed_memory(),
     }
     with torch.inference_mode():
         expected = eager(x).numpy()
@@ -230,8 +230,8 @@ def _markdown(data: dict) -> str:
         "throughout, so absolute times are pessimistic; compare paths within a table, which were timed "
         "interleaved in the same rounds). Seconds are medians per frame; GFLOP/s counts 2 x the MACs of "
         "convolutions; the peak is the best sgemm rate measured here with the same threads. Every path runs "
-        "in a process that reuses freed memory (`reuse_freed_memory`, set when the default's inference form "
-        "is made, as in `restore`): the eager module and the reference gain from it too.",
+        "in a process that reuses freed memory (`engine.reuse_freed_memory`, applied by "
+        "the first Engine, as in `restore`): the eager module and the reference gain from it too.",
         "",
     ]
     paths = data.get("paths")

@@ -391,24 +391,3 @@ def test_channel_layer_norm_is_layer_norm_over_channels(channels_last):
     with torch.no_grad():
         expected = LayerNorm2d(5)(x)  # weight 1, bias 0
     torch.testing.assert_close(channel_layer_norm(x, 1e-6), expected, atol=1e-5, rtol=0)
-
-
-@pytest.mark.parametrize(
-    ("libc", "calls"), [("glibc 2.36", [(-4, 0), (-1, 1 << 30)]), ("musl", []), (None, [])]
-)
-def test_reuse_freed_memory_sets_glibc_malloc_once(monkeypatch, libc, calls):
-    import restore_cli.models.common as common
-
-    made: list[tuple[int, int]] = []
-
-    class FakeLibc:
-        def mallopt(self, param: int, value: int) -> int:
-            made.append((param, value))
-            return 1
-
-    monkeypatch.setattr(common, "_memory_reused", False)
-    monkeypatch.setattr(common.os, "confstr", lambda name: libc)
-    monkeypatch.setattr(common.ctypes, "CDLL", lambda name: FakeLibc())
-    common.reuse_freed_memory()
-    common.reuse_freed_memory()  # once per process
-    assert made == calls

@@ -1,4 +1,4 @@
-"""Process settings that make a whole ``restore`` command faster (benchmarks/results/startup.md)."""
+"""The allocator setting that makes model runs faster (engine.reuse_freed_memory; benchmarks/results/)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ glibc_only = pytest.mark.skipif(
 
 # Allocates, touches and frees a 64 MiB block three times; prints the page faults of the last two rounds.
 # glibc's default serves such a block with its own mmap and unmaps it on free: every round faults its
-# 16,384 pages again. With keep_freed_memory() the freed block is reused: no new faults.
+# 16,384 pages again. With reuse_freed_memory() the freed block is reused: no new faults.
 _FAULTS = r"""
 import resource, sys
-from restore_cli.cli import keep_freed_memory
-applied = keep_freed_memory() if sys.argv[1] == "keep" else None
+from restore_cli.engine import reuse_freed_memory
+applied = reuse_freed_memory() if sys.argv[1] == "keep" else None
 def touch():
     block = bytearray(64 << 20)
     block[::4096] = b"\x01" * len(range(0, 64 << 20, 4096))
@@ -62,21 +62,33 @@ def test_a_users_malloc_settings_are_left_in_charge() -> None:
     assert faults > 30_000
 
 
-def test_main_applies_the_allocator_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    import gc
+def test_the_first_engine_applies_the_allocator_setting_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import restore_cli.engine as engine
 
-    import restore_cli.cli as cli
-    from restore_cli.cli import common
+    made: list[tuple[int, int]] = []
 
-    calls: list[str] = []
-    monkeypatch.setattr(cli, "keep_freed_memory", lambda: calls.append("kept") or True)
-    monkeypatch.setattr(cli, "install_signal_handlers", lambda: None)  # this test process keeps its own
-    monkeypatch.setattr(common.STATE, "owns_process", False)  # main() sets it; restored after the test
-    monkeypatch.setattr(sys, "argv", ["restore", "--version"])
-    try:
-        with pytest.raises(SystemExit) as done:
-            cli.main()
-    finally:
-        gc.unfreeze()  # main() freezes the heap of the process it owns
-    assert done.value.code == 0
-    assert calls == ["kept"]
+    class FakeMallopt:
+        argtypes = restype = None
+
+        def __call__(self, param: int, value: int) -> int:
+            made.append((param, value))
+            return 1
+
+    class FakeLibc:
+        mallopt = FakeMallopt()
+
+    import ctypes
+
+    for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_MAX_"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(engine, "_memory_reused", None)
+    monkeypatch.setattr(engine.os, "confstr", lambda name: "glibc 2.36")
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: FakeLibc())
+    engine.Engine(device="cpu")
+    engine.Engine(device="cpu")
+    assert made == [(-3, 1 << 30), (-1, (1 << 31) - 1)]  # once per process
+
+    made.clear()
+    monkeypatch.setattr(engine, "_memory_reused", None)
+    monkeypatch.setattr(engine.os, "confstr", lambda name: "musl")
+    assert engine.reuse_freed_memory() is False and made == []

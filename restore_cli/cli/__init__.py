@@ -216,45 +216,9 @@ def _mount() -> None:
 _mount()
 
 
-# glibc's mallopt parameters (malloc.h) and the values main() gives them.
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_MMAP_THRESHOLD = 1 << 30
-_TRIM_THRESHOLD = (1 << 31) - 1
-
-
-def keep_freed_memory() -> bool:
-    """Let glibc's malloc reuse freed large blocks instead of handing them back to the kernel (Linux only).
-
-    By default glibc serves every block over 32 MiB with its own ``mmap`` and unmaps it when freed. A
-    feature map of the default model on a 1280x720 photo is 59 MB, so each of its hundreds of intermediate
-    tensors was fresh memory that the kernel had to zero page by page: about 470,000 page faults and 1 s of
-    system time per frame, on a forward pass of 0.7-1.0 s (benchmarks/results/startup.md). Served from the
-    heap and kept there when freed (no trimming), later tensors reuse the same pages: the first frame takes
-    about half the faults, later frames none. The process keeps its peak memory until it exits, which for
-    a command that ends with its batch is what it needed anyway. A user's own ``MALLOC_MMAP_THRESHOLD_`` or
-    ``MALLOC_TRIM_THRESHOLD_`` is left in charge. True when the settings were applied.
-    """
-    if not sys.platform.startswith("linux"):
-        return False
-    if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
-        return False
-    try:
-        import ctypes
-
-        mallopt = ctypes.CDLL(None).mallopt  # the C library the interpreter runs on
-    except (OSError, AttributeError):  # pragma: no cover - a libc without mallopt (it is glibc's)
-        return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    # musl and other libcs that export a mallopt answer 0 (unsupported): nothing changes.
-    mapped = mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
-    trimmed = mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
-    return bool(mapped and trimmed)
-
-
 def main() -> None:
     """Entry point of the ``restore`` script and ``python -m restore_cli``."""
     install_signal_handlers()
-    keep_freed_memory()
     common.STATE.owns_process = True
     try:
         app(prog_name="restore")
@@ -268,4 +232,4 @@ def main() -> None:
         gc.freeze()
 
 
-__all__ = ["Terminated", "app", "install_signal_handlers", "interrupt_exit_code", "keep_freed_memory", "main"]
+__all__ = ["Terminated", "app", "install_signal_handlers", "interrupt_exit_code", "main"]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import copy
-import ctypes
-import os
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -69,37 +67,6 @@ class ChannelsLast(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.inner(x.contiguous(memory_format=torch.channels_last))
-
-
-_MALLOPT = {"M_TRIM_THRESHOLD": -1, "M_MMAP_MAX": -4}  # glibc's malloc.h
-_memory_reused = False
-
-
-def reuse_freed_memory() -> None:
-    """Have glibc's malloc keep large freed blocks for reuse instead of handing them back to the system.
-
-    glibc serves allocations above its mmap threshold (32 MiB at most) with fresh pages and unmaps them on
-    free, so each large activation of a forward pass (59 MB for one 16-channel tensor of a 720p frame) costs
-    a page fault per 4 KiB page and the kernel's zeroing, at every layer and every frame. Served from the
-    heap instead, and trimmed only when more than 1 GiB is free at its top, the blocks are reused. Measured
-    on a 2-core machine, one thread: a 16->32 channel 1x1 convolution of a 720p frame took 78 ms with fresh
-    pages and 17 ms with reused ones; a 720p frame of the default NAFNet's inference form took 1.5x less
-    time and of the DeblurGAN reference 1.3x less (medians of 6, separate processes, load average 2); the
-    peak resident memory of that run rose from about 1.05 to 1.25 GB. Process-wide, once; a no-op where
-    the C library is not glibc.
-    """
-    global _memory_reused
-    if _memory_reused:
-        return
-    _memory_reused = True
-    try:
-        if not os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc"):
-            return
-        libc = ctypes.CDLL(None)
-        libc.mallopt(_MALLOPT["M_MMAP_MAX"], 0)
-        libc.mallopt(_MALLOPT["M_TRIM_THRESHOLD"], 1 << 30)
-    except (OSError, AttributeError, ValueError):  # no confstr name, no C library, no mallopt
-        pass
 
 
 def channel_layer_norm(x: torch.Tensor, eps: float) -> torch.Tensor:

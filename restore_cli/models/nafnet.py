@@ -16,7 +16,6 @@ from restore_cli.models.common import (
     Pointwise,
     channel_layer_norm,
     key_indices,
-    reuse_freed_memory,
 )
 
 
@@ -253,10 +252,9 @@ class FastNAFNet(nn.Module):
 def inference_form(model: NAFNet) -> nn.Module:
     """The inference form of ``model``: a :class:`FastNAFNet` on channels_last input, same outputs.
 
-    Also has the process reuse freed memory (:func:`~restore_cli.models.common.reuse_freed_memory`):
-    this network's full-resolution layers are bound by memory traffic, page faults included.
+    Its full-resolution layers are bound by memory traffic, page faults included: the engine has the
+    process reuse freed memory (:func:`restore_cli.engine.reuse_freed_memory`).
     """
-    reuse_freed_memory()
     return ChannelsLast(FastNAFNet(model).eval())
 
 
