@@ -189,8 +189,8 @@ def resolve_threads(requested: int | None = None) -> int:
     thread per core that other programs keep busy, judged by the whole part of the 1-minute load average
     over the usable cores, never fewer than 1. Why: intra-op threads wait for each other at every layer, so
     one thread that loses its core to another process stalls them all. Measured on a 2-core machine at 720p
-    (benchmarks/results/speed_paths.md): idle, 0.85 s per frame with 2 threads and 1.15 s with 1; with one
-    competing CPU-bound process, 1.96 s with 2 threads (2.3x) and 1.15 s with 1 (1.0x). The load average
+    (benchmarks/results/speed_paths.md): idle, 0.79 s per frame with 2 threads and 1.25 s with 1; with one
+    competing CPU-bound process, 1.98 s with 2 threads (2.5x) and 1.29 s with 1 (1.0x). The load average
     trails by about a minute, so a competitor that started seconds ago is not seen;
     pass ``--threads`` / ``RESTORE_THREADS`` to decide.
     """
