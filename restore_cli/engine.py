@@ -185,14 +185,14 @@ def usable_cores() -> int:
 def resolve_threads(requested: int | None = None) -> int:
     """Intra-op CPU threads for model runs: ``requested``, else ``$RESTORE_THREADS``, else a default policy.
 
-    The policy: an explicit ``OMP_NUM_THREADS`` is respected (torch already follows it); otherwise one
-    thread per core that other programs do not keep busy, judged by the whole part of the 1-minute load average
-    over the usable cores, never fewer than 1. Why: intra-op threads wait for each other at every layer, so
-    one thread that loses its core to another process stalls them all. Measured on a 2-core machine at 720p
+    The policy: an explicit ``OMP_NUM_THREADS`` is respected (torch already follows it); otherwise one thread
+    per core that other programs do not keep busy, judged by the whole part of the 1-minute load average over
+    the usable cores, never fewer than 1. Why: intra-op threads wait for each other at every layer, so one
+    thread that loses its core to another process stalls them all. Measured on a 2-core machine at 720p
     (benchmarks/results/speed_paths.md): idle, 0.79 s per frame with 2 threads and 1.25 s with 1; with one
     competing CPU-bound process, 1.98 s with 2 threads (2.5x) and 1.29 s with 1 (1.0x). The load average
-    trails by about a minute, so a competitor that started seconds ago is not seen;
-    pass ``--threads`` / ``RESTORE_THREADS`` to decide.
+    trails by about a minute, so a competitor that started seconds ago is not seen; pass ``--threads`` /
+    ``RESTORE_THREADS`` to decide.
     """
     if requested is not None:
         if isinstance(requested, bool) or not isinstance(requested, int) or requested < 1:

@@ -160,8 +160,13 @@ class NAFNet(nn.Module):
             x = down(x)
         x = self.middle_blks(x)
         for decoder, up, skip in zip(self.decoders, self.ups, reversed(skips)):
-            x = decoder(up(x) + skip)
+            x = decoder(self.up_add(up, x, skip))
         return self.ending(x) + inp
+
+    @staticmethod
+    def up_add(up: nn.Module, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        """One decoder level's input: the upsampled features plus the encoder's skip."""
+        return up(x) + skip
 
 
 class FastNAFBlock(nn.Module):
@@ -236,17 +241,11 @@ class FastNAFNet(nn.Module):
         self.ups = nn.ModuleList(map(ShuffleUp, model.ups))
         self.decoders = nn.ModuleList(nn.Sequential(*map(FastNAFBlock, dec)) for dec in model.decoders)
 
-    def forward(self, inp: torch.Tensor) -> torch.Tensor:
-        x = self.intro(inp)
-        skips = []
-        for encoder, down in zip(self.encoders, self.downs):
-            x = encoder(x)
-            skips.append(x)
-            x = down(x)
-        x = self.middle_blks(x)
-        for decoder, up, skip in zip(self.decoders, self.ups, reversed(skips)):
-            x = decoder(up(x, skip))
-        return self.ending(x) + inp
+    forward = NAFNet.forward  # the same network; only the up steps differ
+
+    @staticmethod
+    def up_add(up: nn.Module, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        return up(x, skip)  # a ShuffleUp adds the skip in its own pass
 
 
 def inference_form(model: NAFNet) -> nn.Module:
