@@ -16,6 +16,23 @@ TINY_COLORIZE = ("unet", {"base": 4, "depth": 2, "head": "ab"})
 
 
 @pytest.fixture(scope="session", autouse=True)
+def signals_as_a_terminal_gives_them() -> None:
+    """Termination signals at their defaults, as a shell in a terminal starts programs.
+
+    ``nohup`` ignores SIGHUP and a non-interactive shell's ``cmd &`` ignores SIGINT; ignored signals stay
+    ignored in every child, and the tool rightly keeps them ignored (a nohup'd run must survive the hang-up).
+    The signal tests need them delivered, in this process and in the CLI processes they start.
+    """
+    import signal
+
+    for signum in (signal.SIGHUP, signal.SIGTERM):
+        if signal.getsignal(signum) is signal.SIG_IGN:
+            signal.signal(signum, signal.SIG_DFL)
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@pytest.fixture(scope="session", autouse=True)
 def one_cpu_thread() -> None:
     """Run torch on one thread in tests (and in the CLI subprocesses they start).
 
