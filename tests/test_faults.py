@@ -550,3 +550,24 @@ def test_a_dangling_manifest_link_is_an_error_not_an_empty_folder(restore_home: 
     (folder / "manifest.json").symlink_to(folder / "gone.json")
     with pytest.raises(BadWeightsError, match="manifest"):
         weights.list_weights()
+
+
+def test_a_closed_standard_output_stops_quietly_with_141(tmp_path: Path, tiny_deblur_weights: Path) -> None:
+    """`restore deblur DIR --json | head -1`: when the reader goes away the run stops as `ls` would, with no
+    error line or traceback, and what was written stays complete."""
+    for i in range(3):
+        write_photo(tmp_path / "in" / f"{i}.png", (24, 24), seed=i)
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first record
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "restore_cli", "deblur", str(tmp_path / "in"), "-o", str(tmp_path / "out"),
+             "-w", str(tiny_deblur_weights), "--device", "cpu", "--json"],
+            stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141, done.stderr
+    assert "error" not in done.stderr.lower() and "Traceback" not in done.stderr
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == ["0_deblurred.png"]  # the record is printed after its image is written

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import importlib
 import os
+import signal
 import sys
 from typing import Annotated, Any
 
@@ -52,7 +53,6 @@ def _on_termination(signum: int, frame: Any) -> None:
 
 def install_signal_handlers() -> None:
     """Route SIGTERM and SIGHUP to :class:`Terminated` (main thread only; ignored signals stay ignored)."""
-    import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
@@ -140,6 +140,8 @@ class RestoreGroup(TyperGroup):
             raise
         except typer.Abort:
             raise
+        except BrokenPipeError:
+            raise typer.Exit(stdout_closed()) from None
         except Exception as err:  # noqa: BLE001 - last line of defence: one line, no traceback unless --debug
             if type(err).__module__.startswith(("click", "typer")):
                 raise
@@ -216,6 +218,19 @@ def _mount() -> None:
 _mount()
 
 
+def stdout_closed() -> int:
+    """The reader of standard output went away (``restore --help | head -1``): stop quietly, as ``ls`` does.
+
+    Python ignores SIGPIPE, so the write raised BrokenPipeError; what is still buffered goes to /dev/null so
+    the exit does not raise it again. The exit code is 141 (128 + SIGPIPE), what shells report for such a
+    stop.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + int(getattr(signal, "SIGPIPE", 13))
+
+
 def main() -> None:
     """Entry point of the ``restore`` script and ``python -m restore_cli``."""
     install_signal_handlers()
@@ -225,6 +240,8 @@ def main() -> None:
     except KeyboardInterrupt:  # raised outside a command (e.g. during argument parsing)
         common.report_interrupt()
         sys.exit(interrupt_exit_code())
+    except BrokenPipeError:  # outside a command, e.g. the root help
+        sys.exit(stdout_closed())
     finally:
         # The process exits next: its final collections would walk every object torch made (0.5 s of a
         # deblur's exit, benchmarks/results/startup.md); frozen, they are skipped and the OS frees them.
