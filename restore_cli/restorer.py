@@ -301,7 +301,9 @@ class Restorer:
                     self._models[key] = err
         found = self._models[key]
         if isinstance(found, RestoreError):
-            raise found
+            # Without its old traceback: re-raising the same object appends this call's frames to it, so a
+            # batch would keep every failed image's frames (and pixels) alive through the one cached error.
+            raise found.with_traceback(None)
         return found
 
     def deblur_model(self, channels: int) -> Any:
