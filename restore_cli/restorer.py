@@ -341,6 +341,8 @@ class Restorer:
                     f"no default {step} weights are installed; pass {how} (see `restore weights list`), "
                     "or import some with `restore weights import`"
                 )
+        if "deblur" in self.steps and self.refs[_GRAY] is not None:
+            self.model(_GRAY)  # named too: a bad gray file is the same one error up front
         return self
 
     def model_names(self) -> dict[str, str]:
