@@ -564,7 +564,8 @@ def run_one(
 
     Returns its record and False when Ctrl-C abandoned it. A RestoreError fails the record with its one-line
     message; any other error too (with its traceback kept for ``--debug``), so one image never stops a batch.
-    A :class:`BadWeightsError` (a model that cannot load) is raised: it is no image's, and stops the run.
+    A :class:`BadWeightsError` (a model that cannot load) or a ``BrokenPipeError`` (standard output closed)
+    is raised: it is no image's, and stops the run.
     """
     started = time.perf_counter()
     size: list[int] | None = None
@@ -577,9 +578,10 @@ def run_one(
     except KeyboardInterrupt:
         message = "interrupted before this image was written; re-run with --skip-existing to finish"
         return BatchRecord(source, target, FAILED, message, time.perf_counter() - started, size), False
-    except BadWeightsError:
+    except (BadWeightsError, BrokenPipeError):
         # A weights file that cannot load (a damaged default, loaded when an image first needs it) is not
-        # this image's fault and would fail every later one alike: it stops the run, reported once.
+        # this image's fault and would fail every later one alike: it stops the run, reported once. A
+        # reader of ``-o -`` that went away stops it too (the CLI exits 141, as for any closed stdout).
         raise
     except RestoreError as err:
         seconds = time.perf_counter() - started
