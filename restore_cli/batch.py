@@ -14,9 +14,9 @@ Three steps, so that every usage error is found before a model loads:
    (replace) or ``skip_existing`` (skip).
 3. :func:`run` reads, processes and writes each job through :func:`run_one` (the one job runner, which
    :mod:`restore_cli.stream` shares; writes are atomic in ``io``); a failing image is recorded and the next
-   one starts. Ctrl-C abandons the current image (no partial file is left) and ends the run with its result
-   marked ``interrupted`` (exit code 130), so the caller can print a summary; re-running with
-   ``skip_existing`` finishes the rest.
+   one starts (a weights file that cannot load stops the run: it is no image's fault). Ctrl-C abandons
+   the current image (no partial file is left) and ends the run with its result marked ``interrupted``
+   (exit code 130), so the caller can print a summary; re-running with ``skip_existing`` finishes the rest.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from restore_cli.choices import IMAGE_EXTENSIONS, OUTPUT_FORMATS
-from restore_cli.errors import BadImageError, RestoreError, UsageError, one_line
+from restore_cli.errors import BadImageError, BadWeightsError, RestoreError, UsageError, one_line
 from restore_cli.fsutil import contained
 
 _GLOB_CHARS = frozenset("*?[")
@@ -564,6 +564,8 @@ def run_one(
 
     Returns its record and False when Ctrl-C abandoned it. A RestoreError fails the record with its one-line
     message; any other error too (with its traceback kept for ``--debug``), so one image never stops a batch.
+    A :class:`BadWeightsError` (a model that cannot load) or a ``BrokenPipeError`` (standard output closed)
+    is raised: it is no image's, and stops the run.
     """
     started = time.perf_counter()
     size: list[int] | None = None
@@ -576,6 +578,11 @@ def run_one(
     except KeyboardInterrupt:
         message = "interrupted before this image was written; re-run with --skip-existing to finish"
         return BatchRecord(source, target, FAILED, message, time.perf_counter() - started, size), False
+    except (BadWeightsError, BrokenPipeError):
+        # A weights file that cannot load (a damaged default, loaded when an image first needs it) is not
+        # this image's fault and would fail every later one alike: it stops the run, reported once. A
+        # reader of ``-o -`` that went away stops it too (the CLI exits 141, as for any closed stdout).
+        raise
     except RestoreError as err:
         seconds = time.perf_counter() - started
         return BatchRecord(source, target, FAILED, one_line(err), seconds, size, exception=err), True

@@ -301,7 +301,9 @@ class Restorer:
                     self._models[key] = err
         found = self._models[key]
         if isinstance(found, RestoreError):
-            raise found
+            # Without its old traceback: re-raising the same object appends this call's frames to it, so a
+            # batch would keep every failed image's frames (and pixels) alive through the one cached error.
+            raise found.with_traceback(None)
         return found
 
     def deblur_model(self, channels: int) -> Any:
@@ -339,6 +341,8 @@ class Restorer:
                     f"no default {step} weights are installed; pass {how} (see `restore weights list`), "
                     "or import some with `restore weights import`"
                 )
+        if "deblur" in self.steps and self.refs[_GRAY] is not None:
+            self.model(_GRAY)  # named too: a bad gray file is the same one error up front
         return self
 
     def model_names(self) -> dict[str, str]:

@@ -769,3 +769,20 @@ def test_interrupt_of_a_stdout_stream_exits_130(
     assert result.exit_code == 130
     err = stderr_of(result)
     assert "0 written, 0 skipped, 1 failed" in err and "--skip-existing" in err
+
+
+def test_damaged_default_weights_fail_once(
+    cli_runner, tmp_path: Path, tiny_deblur_weights: Path, no_shipped_weights
+) -> None:
+    """A default file that no longer matches its sha256 is one error (exit 1), not one per image."""
+    from restore_cli.weights import add_user_weights
+
+    entry = add_user_weights(tiny_deblur_weights, "tiny-rgb", default_for=["deblur"])
+    assert entry.path is not None
+    entry.path.write_bytes(entry.path.read_bytes()[:-8] + b"damaged!")
+    photos = [write_photo(tmp_path / f"p{i}.png", seed=i) for i in range(3)]
+    result = invoke(cli_runner, "deblur", *photos, "-o", tmp_path / "out")
+    assert result.exit_code == 1
+    errors = errors_in(stderr_of(result))
+    assert len(errors) == 1 and "sha256 mismatch" in errors[0], errors
+    assert not list(tmp_path.glob("out/*.png"))

@@ -571,3 +571,22 @@ def test_a_closed_standard_output_stops_quietly_with_141(tmp_path: Path, tiny_de
     assert "error" not in done.stderr.lower() and "Traceback" not in done.stderr
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert written == ["0_deblurred.png"]  # the record is printed after its image is written
+
+
+def test_a_closed_standard_output_for_the_image_stops_quietly_with_141(
+    tmp_path: Path, tiny_deblur_weights: Path
+) -> None:
+    """`restore deblur x.png -o - | head -c 8`: the image's reader went away; not an "unexpected" failure."""
+    photo = write_photo(tmp_path / "x.png", (24, 24))
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "restore_cli", "deblur", str(photo), "-o", "-",
+             "-w", str(tiny_deblur_weights), "--device", "cpu"],
+            stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141, done.stderr
+    assert "error" not in done.stderr.lower() and "Traceback" not in done.stderr

@@ -378,3 +378,35 @@ def test_public_api_reexports():
 
     assert restore_cli.deblur is tasks.deblur and restore_cli.Pipeline is tasks.Pipeline
     assert restore_cli.inspect_image is tasks.inspect_image and restore_cli.colorize is tasks.colorize
+
+
+def test_cached_load_error_does_not_grow_its_traceback(tmp_path) -> None:
+    """A model that failed to load fails each later image alike, without keeping earlier images' frames."""
+    import traceback
+
+    from restore_cli.errors import RestoreError
+    from restore_cli.restorer import Restorer
+
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"garbage")
+    session = Restorer(only="deblur", deblur_model=str(bad), cache={})
+    depths = []
+    for _ in range(4):
+        with pytest.raises(RestoreError, match="bad.safetensors") as info:
+            session(np.zeros((8, 8, 3), np.uint8))
+        depths.append(len(traceback.extract_tb(info.value.__traceback__)))
+    assert depths[0] == depths[-1]
+
+
+def test_prepare_loads_a_named_gray_deblur_model(tmp_path, tiny_deblur_weights) -> None:
+    """A bad gray model the caller named fails in prepare(), before the first image, as the others do."""
+    from restore_cli.errors import RestoreError
+    from restore_cli.restorer import Restorer
+
+    bad = tmp_path / "gray.safetensors"
+    bad.write_bytes(b"garbage")
+    session = Restorer(
+        only="deblur", deblur_model=str(tiny_deblur_weights), gray_deblur_model=str(bad), cache={}
+    )
+    with pytest.raises(RestoreError, match="gray.safetensors"):
+        session.prepare()
