@@ -148,7 +148,8 @@ class BatchRecord:
     exception: BaseException | None = field(default=None, repr=False, compare=False)
     """Why it failed, for ``--debug`` tracebacks (not part of ``to_dict()``)."""
     traceback: str | None = field(default=None, repr=False, compare=False)
-    """The formatted traceback of an unexpected error, taken where it was caught."""
+    """The formatted traceback of the failure, taken where it was caught (``exception`` keeps none: see
+    ``_detached``)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -585,14 +586,38 @@ def run_one(
         raise
     except RestoreError as err:
         seconds = time.perf_counter() - started
-        return BatchRecord(source, target, FAILED, one_line(err), seconds, size, exception=err), True
+        text = traceback.format_exc()
+        record = BatchRecord(
+            source, target, FAILED, one_line(err), seconds, size, exception=_detached(err), traceback=text
+        )
+        return record, True
     except Exception as err:  # a bug or library error in one image must not stop the batch
         message = f"{source}: unexpected {type(err).__name__}: {one_line(err)} (rerun with --debug)"
         seconds = time.perf_counter() - started
         text = traceback.format_exc()
-        record = BatchRecord(source, target, FAILED, message, seconds, size, exception=err, traceback=text)
+        record = BatchRecord(
+            source, target, FAILED, message, seconds, size, exception=_detached(err), traceback=text
+        )
         return record, True
     return BatchRecord(source, target, OK, "", time.perf_counter() - started, size, steps), True
+
+
+def _detached(err: BaseException) -> BaseException:
+    """``err`` and the exceptions chained to it without their tracebacks (kept as text in the record).
+
+    A traceback holds its frames and so the image being processed: a long batch with many failures would
+    keep every failed image in memory until the end.
+    """
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [err]
+    while stack:
+        exc = stack.pop()
+        if exc is None or id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        exc.__traceback__ = None
+        stack += [exc.__cause__, exc.__context__]
+    return err
 
 
 def _processed(result: Any, source: Path) -> tuple[Any, list[str] | None]:

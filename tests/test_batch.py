@@ -268,3 +268,32 @@ def test_non_ascii_paths(tmp_path):
     assert result.records[0].status == OK
     assert (tmp_path / "фото été" / "снимок_восст.png").exists()
     json.dumps(result.records[0].to_dict(), ensure_ascii=False)
+
+
+@pytest.mark.parametrize("error", [BadImageError("cannot restore this one"), ValueError("a bug")])
+def test_a_failed_record_keeps_its_traceback_as_text_not_the_images_memory(error: Exception) -> None:
+    """A batch with many failures must not keep every failed image alive through tracebacks."""
+    import gc
+    import weakref
+
+    from restore_cli.batch import run_one
+
+    alive: list[weakref.ref] = []
+
+    def process(image):
+        pixels = np.zeros((64, 64, 3), dtype=np.float32)  # what a failing step holds in its frame
+        alive.append(weakref.ref(pixels))
+        try:
+            raise KeyError("inner")
+        except KeyError:
+            raise error from None  # chained: its context holds a traceback too
+
+    record, finished = run_one(
+        "a.png", "b.png", read=lambda: io.from_array(np.zeros((4, 4, 3), np.uint8)),
+        check=lambda image: None, process=process, write=lambda image: None,
+    )  # fmt: skip
+    gc.collect()
+    assert finished and record.status == FAILED
+    assert alive[0]() is None
+    assert "raise error" in record.traceback and record.exception is error
+    assert error.__traceback__ is None and error.__context__.__traceback__ is None
