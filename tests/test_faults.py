@@ -552,21 +552,26 @@ def test_a_dangling_manifest_link_is_an_error_not_an_empty_folder(restore_home: 
         weights.list_weights()
 
 
+def _run_into_a_closed_stdout(args: list[str], weights: Path) -> subprocess.CompletedProcess:
+    """``restore deblur ARGS`` with standard output a pipe whose reader is gone before the first write."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "restore_cli", "deblur", *args, "-w", str(weights), "--device", "cpu"],
+            stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+
+
 def test_a_closed_standard_output_stops_quietly_with_141(tmp_path: Path, tiny_deblur_weights: Path) -> None:
     """`restore deblur DIR --json | head -1`: when the reader goes away the run stops as `ls` would, with no
     error line or traceback, and what was written stays complete."""
     for i in range(3):
         write_photo(tmp_path / "in" / f"{i}.png", (24, 24), seed=i)
-    read_end, write_end = os.pipe()
-    os.close(read_end)  # the reader is gone before the first record
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "restore_cli", "deblur", str(tmp_path / "in"), "-o", str(tmp_path / "out"),
-             "-w", str(tiny_deblur_weights), "--device", "cpu", "--json"],
-            stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120,
-        )  # fmt: skip
-    finally:
-        os.close(write_end)
+    args = [str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--json"]
+    done = _run_into_a_closed_stdout(args, tiny_deblur_weights)
     assert done.returncode == 141, done.stderr
     assert "error" not in done.stderr.lower() and "Traceback" not in done.stderr
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
@@ -578,15 +583,6 @@ def test_a_closed_standard_output_for_the_image_stops_quietly_with_141(
 ) -> None:
     """`restore deblur x.png -o - | head -c 8`: the image's reader went away; not an "unexpected" failure."""
     photo = write_photo(tmp_path / "x.png", (24, 24))
-    read_end, write_end = os.pipe()
-    os.close(read_end)
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "restore_cli", "deblur", str(photo), "-o", "-",
-             "-w", str(tiny_deblur_weights), "--device", "cpu"],
-            stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120,
-        )  # fmt: skip
-    finally:
-        os.close(write_end)
+    done = _run_into_a_closed_stdout([str(photo), "-o", "-"], tiny_deblur_weights)
     assert done.returncode == 141, done.stderr
     assert "error" not in done.stderr.lower() and "Traceback" not in done.stderr
