@@ -25,6 +25,25 @@ ORDERS: tuple[str, ...] = (*FIXED_ORDERS, "auto")
 WEIGHT_TASKS: tuple[str, ...] = ("deblur", "deblur-gray", "colorize")
 """What a weights file is for (``deblur-gray``: a one-channel deblurring model); defaults are per task."""
 
+DEVICES = "auto, cpu, cuda, cuda:N or mps"
+"""``--device`` values (availability is the engine's to check)."""
+
+
+def parse_device(name: str | None) -> tuple[str, int | None]:
+    """``(kind, index)`` of a device name: kind auto, cpu, mps or cuda, index N of cuda:N, else None.
+
+    The one grammar of device names: the engine resolves what it names, the CLI checks it before torch is
+    imported. Anything else is a ValueError whose message names the value and the choices.
+    """
+    text = (name or "auto").strip().lower()
+    kind, colon, index = text.partition(":")
+    if kind in ("auto", "cpu", "mps") and not colon:
+        return kind, None
+    if kind == "cuda" and (not colon or index.isdigit()):
+        return kind, int(index) if colon else None
+    raise ValueError(f"unknown device {name!r}; use {DEVICES}")
+
+
 PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "bf16")
 """Arithmetic precisions the engine runs in."""
 

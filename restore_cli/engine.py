@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from restore_cli.choices import parse_device
 from restore_cli.errors import OutOfMemoryError, UsageError
 
 if TYPE_CHECKING:
@@ -46,7 +47,10 @@ _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 def resolve_device(device: str = "auto") -> torch.device:
     """``auto`` -> cuda, then mps, then cpu; an explicit device that is not available is a UsageError."""
-    name = (device or "auto").strip().lower()
+    try:
+        name, index = parse_device(device)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -59,22 +63,15 @@ def resolve_device(device: str = "auto") -> torch.device:
         if not _mps_available():
             raise UsageError("device 'mps' is not available on this machine; use --device cpu or auto")
         return torch.device("mps")
-    if name == "cuda" or name.startswith("cuda:"):
-        index_text = name.partition(":")[2]
-        if index_text and not index_text.isdigit():
-            raise UsageError(f"bad device {device!r}; use auto, cpu, cuda, cuda:N or mps")
-        if not torch.cuda.is_available():
-            raise UsageError(
-                f"device {device!r} is not available (no CUDA GPU found); use --device cpu or auto"
-            )
-        index = int(index_text) if index_text else 0
-        if index >= torch.cuda.device_count():
-            raise UsageError(
-                f"device {device!r} does not exist ({torch.cuda.device_count()} CUDA device(s)); "
-                "use cuda:0 or --device auto"
-            )
-        return torch.device("cuda", index)
-    raise UsageError(f"unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps")
+    if not torch.cuda.is_available():
+        raise UsageError(f"device {device!r} is not available (no CUDA GPU found); use --device cpu or auto")
+    index = index or 0
+    if index >= torch.cuda.device_count():
+        raise UsageError(
+            f"device {device!r} does not exist ({torch.cuda.device_count()} CUDA device(s)); "
+            "use cuda:0 or --device auto"
+        )
+    return torch.device("cuda", index)
 
 
 def _mps_available() -> bool:

@@ -75,11 +75,11 @@ def check_model_name(name: str | None) -> None:
         return
     text = str(name)
     path = Path(text).expanduser()
-    if "/" in text or path.suffix.lower() in (".safetensors", ".pth", ".pt", ".ckpt") or path.is_file():
-        return  # a file: checked (and named in the error) when it loads
     from restore_cli.errors import UnknownModelError
-    from restore_cli.weights import find_entry
+    from restore_cli.weights import find_entry, looks_like_file
 
+    if looks_like_file(text) or path.is_file():
+        return  # a file: checked (and named in the error) when it loads
     try:
         find_entry(text)
     except UnknownModelError as err:

@@ -665,6 +665,21 @@ def _require_arch(meta: dict[str, Any], path: Path) -> tuple[str, str]:
     return meta["arch"], task
 
 
+WEIGHT_FILE_SUFFIXES = (".safetensors", ".pth", ".pt", ".ckpt")
+
+
+def looks_like_file(ref: str | Path) -> bool:
+    """Whether a model reference names a file rather than a manifest entry (a Path, a folder separator or a
+    weights suffix); a bare word that is no manifest name may still be a file in the current folder."""
+    text = str(ref)
+    return (
+        isinstance(ref, Path)
+        or Path(text).suffix.lower() in WEIGHT_FILE_SUFFIXES
+        or "/" in text
+        or os.sep in text
+    )
+
+
 def _resolve(ref: str | Path | None, task: str | None) -> tuple[Path, str | None, str | None]:
     """(file, manifest name, expected sha256) for a reference: name, path, or None for the task default."""
     if ref is None:
@@ -679,8 +694,7 @@ def _resolve(ref: str | Path | None, task: str | None) -> tuple[Path, str | None
         return entry.path, entry.name, entry.sha256
     text = str(ref)
     path = Path(text).expanduser()
-    looks_like_file = isinstance(ref, Path) or path.suffix.lower() in (".safetensors", ".pth", ".pt", ".ckpt")
-    if looks_like_file or "/" in text or os.sep in text:
+    if looks_like_file(ref):
         return path, None, None
     try:
         entry = find_entry(text)

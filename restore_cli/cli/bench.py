@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from restore_cli import choices
 from restore_cli.cli import common, options
 
 
@@ -47,7 +48,7 @@ def bench(
         typer.Option("--weights", help="A .safetensors weights file (repeatable).", dir_okay=False),
     ] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Use only the first N images.")] = None,
-    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
+    device: Annotated[str, typer.Option("--device", help=f"{choices.DEVICES}.")] = "auto",
     precision: options.PrecisionOpt = options.Precision.fp32,
     tile: Annotated[str, typer.Option("--tile", help="Tile side: auto, 0 (whole image) or pixels.")] = "auto",
     passes: Annotated[

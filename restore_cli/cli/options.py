@@ -4,7 +4,6 @@ model loads. Choices come from the library's lists (:mod:`restore_cli.choices`),
 
 from __future__ import annotations
 
-import re
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -104,7 +103,7 @@ WeightsFile = Annotated[
 ]
 Device = Annotated[
     str,
-    typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.", rich_help_panel=MODEL, metavar="DEVICE"),
+    typer.Option("--device", help=f"{choices.DEVICES}.", rich_help_panel=MODEL, metavar="DEVICE"),
 ]
 Threads = Annotated[
     int | None,
@@ -211,15 +210,13 @@ def batch_options(values: dict[str, Any]) -> Any:
 
 # ------------------------------------------------------------------------------------------ validation
 
-_DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
-
-
 def check_device(device: str) -> str:
-    """Accept auto|cpu|cuda|cuda:N|mps (availability is checked by the engine, still before loading)."""
-    device = device.strip().lower()
-    if not _DEVICE_RE.match(device):
-        raise UsageError(f"--device {device!r} is not one of auto, cpu, cuda, cuda:N, mps")
-    return device
+    """A device name by the library's grammar (the engine checks availability, still before loading)."""
+    try:
+        choices.parse_device(device)
+    except ValueError as exc:
+        raise UsageError(f"--device: {exc}") from None
+    return device.strip().lower()
 
 
 def parse_tile(tile: str) -> str | int:

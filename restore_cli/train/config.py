@@ -21,6 +21,7 @@ if sys.version_info >= (3, 11):
 else:  # Python 3.10: the same parser, published as tomli (a dependency there only)
     import tomli as tomllib
 
+from restore_cli.choices import DEVICES
 from restore_cli.errors import UsageError
 
 DEBLUR = ("deblur",)
@@ -173,7 +174,7 @@ class TrainConfig:
         False, help="Model takes a Laplacian 4th channel (if the arch supports it).", tasks=DEBLUR
     )
     channels_last: bool = option(False, help="Use channels_last memory format.", tasks=DEBLUR)
-    device: str = option("auto", help="auto, cpu, cuda, cuda:N or mps.")
+    device: str = option("auto", help=f"{DEVICES}.")
     perceptual_weights: str | None = option(  # user-supplied
         None,
         help="VGG19 safetensors for --loss perceptual (nothing is downloaded). Convert torchvision's "
