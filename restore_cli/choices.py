@@ -44,6 +44,29 @@ def parse_device(name: str | None) -> tuple[str, int | None]:
     raise ValueError(f"unknown device {name!r}; use {DEVICES}")
 
 
+MIN_TILE_SIZE = 16
+"""The smallest tile a user may ask for (smaller tiles are all overlap and padding)."""
+
+
+def parse_tile(tile: str | int) -> str | int:
+    """``"auto"``, 0 (the whole image) or a tile side of at least :data:`MIN_TILE_SIZE` pixels.
+
+    The one rule for tile sizes (``--tile``, ``restore bench``, the engine's ``tile=``); anything else is a
+    ValueError naming the value.
+    """
+    if isinstance(tile, str):
+        text = tile.strip().lower()
+        if text == "auto":
+            return "auto"
+        try:
+            tile = int(text)
+        except ValueError:
+            raise ValueError(f"tile {tile!r} must be auto, 0 or a number of pixels such as 512") from None
+    if isinstance(tile, bool) or not isinstance(tile, int) or tile < 0 or 0 < tile < MIN_TILE_SIZE:
+        raise ValueError(f"tile {tile!r} is not auto, 0 (whole image) or at least {MIN_TILE_SIZE} pixels")
+    return tile
+
+
 PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "bf16")
 """Arithmetic precisions the engine runs in."""
 

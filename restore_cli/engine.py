@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from restore_cli.choices import parse_device
+from restore_cli.choices import parse_device, parse_tile
 from restore_cli.errors import OutOfMemoryError, UsageError
 
 if TYPE_CHECKING:
@@ -399,15 +399,12 @@ class Engine:
 
     def _tile_size(self, loaded: ModelDescriptor, tile: int | str, image_size: tuple[int, int]) -> int:
         """0 means whole image; ``auto`` asks the memory budget; an int is rounded to the size multiple."""
-        if isinstance(tile, str):
-            text = tile.strip().lower()
-            if text == "auto":
-                return self.auto_tile(loaded, image_size)
-            if not text.isdigit():
-                raise UsageError(f"bad tile size {tile!r}; use auto, 0 (whole image) or a number of pixels")
-            tile = int(text)
-        if tile < 0:
-            raise UsageError(f"tile size must be auto, 0 or positive, got {tile}")
+        try:
+            tile = parse_tile(tile)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        if tile == "auto":
+            return self.auto_tile(loaded, image_size)
         if tile == 0:
             return 0
         return _round_down(max(tile, loaded.size_multiple), loaded.size_multiple)

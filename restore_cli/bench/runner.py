@@ -594,7 +594,7 @@ def load_bench_models(
     task: str,
     device: str = "cpu",
     precision: str = "fp32",
-    tile: str = "auto",
+    tile: str | int = "auto",
     threads: int | None = None,
 ) -> tuple[list[BenchModel], list[str], str]:
     """Load models by manifest name or weights path, wrapped for the benchmark.
@@ -639,7 +639,7 @@ def load_bench_models(
     return models, warnings, resolved
 
 
-def _wrap(loaded: Any, engine: Any, tile: str) -> BenchModel:
+def _wrap(loaded: Any, engine: Any, tile: str | int) -> BenchModel:
     name = loaded.name or Path(str(loaded.path)).stem
     task = "colorize" if loaded.task == "colorize" else "deblur"
     if task == "colorize":
@@ -658,7 +658,7 @@ def _wrap(loaded: Any, engine: Any, tile: str) -> BenchModel:
         probe_shape=probe,
         loaded=loaded,
         engine=engine,
-        tile=int(tile) if str(tile).isdigit() else tile,
+        tile=tile,
     )
 
 

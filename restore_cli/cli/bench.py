@@ -11,7 +11,6 @@ from typing import Annotated
 
 import typer
 
-from restore_cli import choices
 from restore_cli.cli import common, options
 
 
@@ -48,9 +47,9 @@ def bench(
         typer.Option("--weights", help="A .safetensors weights file (repeatable).", dir_okay=False),
     ] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Use only the first N images.")] = None,
-    device: Annotated[str, typer.Option("--device", help=f"{choices.DEVICES}.")] = "auto",
+    device: options.Device = "auto",
     precision: options.PrecisionOpt = options.Precision.fp32,
-    tile: Annotated[str, typer.Option("--tile", help="Tile side: auto, 0 (whole image) or pixels.")] = "auto",
+    tile: options.Tile = "auto",
     passes: Annotated[
         str, typer.Option("--passes", help="Deblurring passes, e.g. 1,2,3 (one row each).")
     ] = "1",
@@ -135,7 +134,7 @@ def _bench(err, *, dataset, task, root, refs, limit, device, precision, tile, pa
     from restore_cli.progress import progress_bar
 
     options.check_threads(threads)
-    tile = str(options.parse_tile(tile))  # the image commands' one --tile rule
+    tile = options.parse_tile(tile)  # the image commands' one --tile rule
     pass_list = parse_int_list(passes, "passes")
     orders = parse_orders(order)
     data = open_dataset(dataset, root=root, task=task, blur_gamma=blur_gamma).limited(limit)

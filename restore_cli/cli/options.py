@@ -220,17 +220,11 @@ def check_device(device: str) -> str:
 
 
 def parse_tile(tile: str) -> str | int:
-    """'auto', 0 (whole image) or a positive tile size in pixels."""
-    tile = tile.strip().lower()
-    if tile == "auto":
-        return "auto"
+    """'auto', 0 (whole image) or a tile size in pixels (the library's rule, :func:`choices.parse_tile`)."""
     try:
-        value = int(tile)
-    except ValueError:
-        raise UsageError(f"--tile {tile!r} must be auto, 0 or a number of pixels such as 512") from None
-    if value < 0 or 0 < value < 16:
-        raise UsageError(f"--tile {value} is too small: use auto, 0 (whole image) or at least 16")
-    return value
+        return choices.parse_tile(tile)
+    except ValueError as exc:
+        raise UsageError(f"--{exc}") from None
 
 
 def check_model_choice(model: str | None, weights: Path | None, option: str = "--weights") -> str | None:
