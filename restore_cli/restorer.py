@@ -26,12 +26,16 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from restore_cli.choices import ORDERS
 from restore_cli.errors import NoDefaultWeightsError, RestoreError, UsageError
+
+if TYPE_CHECKING:
+    from restore_cli.engine import Engine
+    from restore_cli.models.descriptor import ModelDescriptor
 
 DEFAULT_BLUR_THRESHOLD = 0.5
 DEFAULT_GRAY_TOLERANCE = 2 / 255
@@ -118,22 +122,19 @@ def check_strength(strength: float) -> float:
         raise UsageError(str(exc)) from None
 
 
-def run_summary(engine: Any, models: dict[str, Any]) -> str:
+def run_summary(engine: Engine, models: dict[str, str | ModelDescriptor | None]) -> str:
     """One line saying what will run: each step's model (loaded, or its name), device, threads, precision."""
-    import torch
-
     names = []
     for step, model in models.items():
-        if model is None:
-            continue
-        name = model if isinstance(model, str) else getattr(model, "name", None)
-        names.append(f"{step} {name or Path(str(getattr(model, 'path', 'model'))).name}")
-    device = str(getattr(engine, "device", "cpu"))
-    threads = torch.get_num_threads()
-    return (
-        f"{', '.join(names) or 'no model'} on {device}, {threads} CPU thread{'s' if threads != 1 else ''}, "
-        f"{getattr(engine, 'precision', 'fp32')}"
-    )
+        if model is not None:
+            names.append(f"{step} {model if isinstance(model, str) else model_name(model)}")
+    threads = f"{engine.threads} CPU thread{'s' if engine.threads != 1 else ''}"
+    return f"{', '.join(names) or 'no model'} on {engine.device}, {threads}, {engine.precision}"
+
+
+def model_name(model: ModelDescriptor) -> str:
+    """How the start line names a loaded model: its manifest name, else its file's name."""
+    return model.name or Path(str(model.path or model.arch)).name
 
 
 # ------------------------------------------------------------------------------------ input conversion
@@ -353,7 +354,7 @@ class Restorer:
         for step in self.steps:
             if step in self._models or self.refs[step] is not None:
                 loaded = self.model(step)
-                names[step] = loaded.name or Path(str(loaded.path or loaded.arch)).name
+                names[step] = model_name(loaded)
             else:
                 entry = weights.default_for(step)
                 names[step] = entry.name if entry is not None else "(no default)"
